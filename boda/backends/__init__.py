@@ -1,0 +1,21 @@
+"""Backends: the small interface the runtime needs from a compute API.
+
+    backend = backend_for(device)
+    program = backend.compile(source)
+    kern = backend.kernel(program, name, args) (arguments bound once)
+    buf = backend.alloc(nbytes)
+    backend.upload(buf, array, offset=0)       (asynchronous; array must stay alive)
+    backend.download(buf, array, offset=0)     (asynchronous until finish())
+    backend.launch(kern, global_size, local_size)
+    backend.finish()
+
+Offsets are in elements of float32.
+"""
+from __future__ import annotations
+
+
+def backend_for(device):
+    if device.backend == "opencl":
+        from .opencl import OpenCLBackend
+        return OpenCLBackend(device)
+    raise ValueError(f"no backend for {device.backend}")

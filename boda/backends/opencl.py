@@ -1,0 +1,62 @@
+"""The OpenCL backend, through pyopencl: compile, allocate, copy, launch, time."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pyopencl as cl
+
+from ..errors import BodaError
+from . import pocl_workaround
+
+ITEM = 4  # bytes per float32 element
+
+
+class CompileError(BodaError):
+    pass
+
+
+class OpenCLBackend:
+    lang = "opencl"
+
+    def __init__(self, device):
+        self.device = device
+        pocl_workaround.apply(device.handle)
+        self.context = cl.Context([device.handle])
+        self.queue = cl.CommandQueue(self.context)
+
+    def compile(self, source: str, options: tuple = ()):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                program = cl.Program(self.context, source).build(
+                    options=["-cl-std=CL1.2", *options])
+        except cl.RuntimeError as exc:
+            first = next((ln for ln in str(exc).splitlines() if "error" in ln), str(exc))
+            raise CompileError(f"OpenCL build failed: {first.strip()}") from exc
+        return program
+
+    def alloc(self, nelems: int):
+        return cl.Buffer(self.context, cl.mem_flags.READ_WRITE, max(int(nelems), 1) * ITEM)
+
+    def upload(self, buf, array: np.ndarray, offset: int = 0):
+        cl.enqueue_copy(self.queue, buf, np.ascontiguousarray(array, np.float32),
+                        dst_offset=offset * ITEM, is_blocking=False)
+
+    def download(self, buf, array: np.ndarray, offset: int = 0):
+        cl.enqueue_copy(self.queue, array, buf, src_offset=offset * ITEM, is_blocking=False)
+
+    def fill(self, buf, value: float, nelems: int):
+        cl.enqueue_fill_buffer(self.queue, buf, np.float32(value), 0, int(nelems) * ITEM)
+
+    def kernel(self, program, name: str, args):
+        """A launchable kernel object with its arguments bound once."""
+        k = cl.Kernel(program, name)
+        k.set_args(*args)
+        return k
+
+    def launch(self, kernel, global_size: int, local_size: int):
+        cl.enqueue_nd_range_kernel(self.queue, kernel, (global_size,), (local_size,))
+
+    def finish(self):
+        self.queue.finish()

@@ -1,0 +1,11 @@
+"""Softmax and log-softmax: one work-item per row along the softmax axis."""
+from ..problems import Softmax
+from .base import OnePerOutput
+
+
+def _rows(p: Softmax) -> int:
+    outer, _, inner = p.outer_len_inner
+    return outer * inner
+
+
+FAMILY = OnePerOutput("softmax", "softmax.j2", (Softmax,), work_items=_rows)

@@ -1,0 +1,120 @@
+"""The Engine: runs a planned network on one device.
+
+Built once: every layer's kernel is rendered and all of them are compiled as one program;
+temporary storages are packed into shared device buffers (memory_plan); constants are
+uploaded once; every kernel's arguments are bound once. A run uploads the inputs, enqueues the
+kernels back to back on one queue with no waits between them, and reads back only the outputs.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import kernels
+from .backends import backend_for
+from .layout import numel
+from .memory_plan import assign_slots
+from .planner import Plan, lifetimes
+
+
+@dataclass
+class Layer:
+    step: object          # planner.Step
+    family: str
+    params: dict
+    kernel: object        # kernels.KernelSource
+    handle: object = None  # the backend's bound kernel
+
+
+class Engine:
+    def __init__(self, plan: Plan, device, backend=None):
+        self.plan = plan
+        self.device = device
+        self.backend = backend or backend_for(device)
+        t0 = time.perf_counter()
+        self.layers = []
+        for step in plan.steps:
+            family, params = kernels.choose(step.problem, device)
+            views = [plan.placement[step.output][1]] + [plan.placement[i][1]
+                                                       for i in step.inputs]
+            ks = family.render(step.problem, params, views, self.backend.lang)
+            self.layers.append(Layer(step, family.name, params, ks))
+        self.source = self._program_source()
+        self.compile_seconds = 0.0
+        if self.layers:
+            program = self.backend.compile(self.source)
+            self.compile_seconds = time.perf_counter() - t0
+        self._allocate()
+        for layer in self.layers:
+            args = [self.buffers[plan.placement[layer.step.output][0]]]
+            args += [self.buffers[plan.placement[i][0]] for i in layer.step.inputs]
+            layer.handle = self.backend.kernel(program, layer.kernel.name, args)
+
+    def _program_source(self) -> str:
+        seen, parts = set(), [kernels.prelude(self.backend.lang)]
+        for layer in self.layers:
+            if layer.kernel.name not in seen:
+                seen.add(layer.kernel.name)
+                parts.append(layer.kernel.source)
+        return "\n".join(parts)
+
+    def _allocate(self):
+        plan, be = self.plan, self.backend
+        temps = {s.id: s.size for s in plan.storages if s.role in ("temp", "input")}
+        spans = lifetimes(plan)
+        spans = {sid: spans.get(sid, (-1, -1)) for sid in temps}
+        inputs = {s.id for s in plan.storages if s.role == "input"}
+        # Inputs get their own buffers: they are written before the first kernel.
+        pooled = {sid: n for sid, n in temps.items() if sid not in inputs}
+        slot_of, slot_size = assign_slots(pooled, spans)
+        slots = [be.alloc(n) for n in slot_size]
+        self.buffers = {sid: slots[k] for sid, k in slot_of.items()}
+        self.pooled_bytes = 4 * sum(slot_size)
+        self.unpooled_bytes = 4 * sum(pooled.values())
+        for s in plan.storages:
+            if s.role == "input":
+                self.buffers[s.id] = be.alloc(s.size)
+            elif s.role == "const":
+                self.buffers[s.id] = be.alloc(s.size)
+                be.upload(self.buffers[s.id], s.value)
+        be.finish()
+
+    def run(self, feeds: dict) -> dict:
+        """feeds: tensor name -> float32 array of the planned shape. Returns name -> array
+        for every graph output."""
+        be, plan = self.backend, self.plan
+        for name in plan.inputs:
+            sid, view = plan.placement[name]
+            be.upload(self.buffers[sid], feeds[name], view.offset)
+        for layer in self.layers:
+            be.launch(layer.handle, layer.kernel.global_size, layer.kernel.local_size)
+        results = {}
+        for onnx_name, name in plan.outputs:
+            if name in results:
+                continue
+            sid, view = plan.placement[name]
+            storage = plan.storages[sid]
+            if storage.role == "const":
+                results[name] = storage.value.reshape(view.shape).copy()
+                continue
+            arr = np.empty(view.shape, np.float32)
+            if numel(view.shape):
+                be.download(self.buffers[sid], arr, view.offset)
+            results[name] = arr
+        be.finish()
+        return results
+
+    def profile(self, feeds: dict, repeat: int = 5) -> list[tuple[Layer, float]]:
+        """Seconds per layer (median over `repeat` runs, each kernel waited on)."""
+        self.run(feeds)
+        times = [[] for _ in self.layers]
+        for _ in range(repeat):
+            for k, layer in enumerate(self.layers):
+                t0 = time.perf_counter()
+                self.backend.launch(layer.handle, layer.kernel.global_size,
+                                    layer.kernel.local_size)
+                self.backend.finish()
+                times[k].append(time.perf_counter() - t0)
+        return [(layer, float(np.median(t))) for layer, t in zip(self.layers, times)]

@@ -1,0 +1,113 @@
+"""The Python API: `boda.compile(model, device=...)` returns a Session whose `run` works like
+onnxruntime's InferenceSession.run. A Session specializes the model to the shapes it is fed
+(compiling once per distinct set of input shapes) and checks every feed first."""
+from __future__ import annotations
+
+import numpy as np
+
+from .devices import select_device
+from .errors import InputError
+from .graph import optimize
+from .onnx_import import import_model, input_specs, load_model
+from .planner import make_plan
+from .runtime import Engine
+
+
+def compile(model, device=None, input_shapes: dict | None = None) -> "Session":
+    """Compile an ONNX model (path, bytes or ModelProto) for `device` (a --device value).
+
+    input_shapes overrides or fills in input dims (e.g. {"data": (4, 3, 224, 224)}); when
+    given, the model is built for those shapes right away."""
+    return Session(model, device, input_shapes)
+
+
+class Session:
+    def __init__(self, model, device=None, input_shapes=None):
+        self.model = load_model(model)
+        self.device = select_device(device)
+        self.specs = input_specs(self.model)
+        self.overrides = {k: tuple(v) for k, v in (input_shapes or {}).items()}
+        unknown = set(self.overrides) - {n for n, _, _ in self.specs}
+        if unknown:
+            raise InputError(f"unknown input(s) {sorted(unknown)}; the model's inputs are "
+                             f"{[n for n, _, _ in self.specs]}")
+        self._engines = {}
+        self._backend = None
+        if all(self._static_shape(n, s) for n, s, d in self.specs if _is_float(d)) \
+                and all(_is_float(d) for _, _, d in self.specs):
+            self._engine({n: self._static_shape(n, s) for n, s, _ in self.specs}, {})
+
+    def _static_shape(self, name, shape):
+        shape = self.overrides.get(name, shape)
+        return None if any(d is None for d in shape) else tuple(shape)
+
+    def get_inputs(self):
+        return [(n, self.overrides.get(n, s), d) for n, s, d in self.specs]
+
+    def get_outputs(self):
+        return [o.name for o in self.model.graph.output]
+
+    def _engine(self, shapes: dict, values: dict) -> Engine:
+        key = (tuple(sorted(shapes.items())),
+               tuple(sorted((k, v.tobytes(), v.shape) for k, v in values.items())))
+        if key not in self._engines:
+            graph = optimize(import_model(self.model, shapes, values))
+            plan = make_plan(graph)
+            eng = Engine(plan, self.device, self._backend)
+            self._backend = eng.backend
+            self._engines[key] = eng
+        return self._engines[key]
+
+    @property
+    def engine(self) -> Engine:
+        """The most recently built engine (for reports and profiling)."""
+        if not self._engines:
+            raise InputError("the model has symbolic input shapes; run it once or give "
+                             "input_shapes")
+        return list(self._engines.values())[-1]
+
+    def check_feeds(self, feeds: dict) -> tuple[dict, dict, dict]:
+        names = [n for n, _, _ in self.specs]
+        missing = [n for n in names if n not in feeds]
+        if missing:
+            raise InputError(f"missing input(s) {missing}; the model's inputs are {names}")
+        extra = [n for n in feeds if n not in names]
+        if extra:
+            raise InputError(f"unknown input(s) {extra}; the model's inputs are {names}")
+        shapes, values, arrays = {}, {}, {}
+        for name, shape, dtype in self.specs:
+            arr = np.asarray(feeds[name])
+            if dtype is not None and arr.dtype != dtype:
+                raise InputError(f"input {name!r} must have dtype {np.dtype(dtype).name}, "
+                                 f"got {arr.dtype.name}")
+            if np.issubdtype(arr.dtype, np.integer) or arr.dtype == np.bool_:
+                values[name] = arr  # shape-like inputs: the model is specialized to them
+                continue
+            if arr.dtype != np.float32:
+                raise InputError(f"input {name!r} has dtype {arr.dtype.name}; boda computes "
+                                 "in float32")
+            want = self.overrides.get(name, shape)
+            if len(arr.shape) != len(want) or any(w is not None and w != a
+                                                  for w, a in zip(want, arr.shape)):
+                raise InputError(f"input {name!r} must have shape "
+                                 f"{tuple('?' if w is None else w for w in want)}, "
+                                 f"got {arr.shape}")
+            shapes[name] = arr.shape
+            arrays[name] = np.ascontiguousarray(arr, np.float32)
+        return shapes, values, arrays
+
+    def run(self, output_names, feeds: dict) -> list[np.ndarray]:
+        shapes, values, arrays = self.check_feeds(feeds)
+        engine = self._engine(shapes, values)
+        results = engine.run(arrays)
+        by_onnx = {o: results[t] if t in results else None for o, t in engine.plan.outputs}
+        names = output_names or [o for o, _ in engine.plan.outputs]
+        unknown = [n for n in names if n not in by_onnx]
+        if unknown:
+            raise InputError(f"unknown output(s) {unknown}; the model's outputs are "
+                             f"{list(by_onnx)}")
+        return [by_onnx[n] for n in names]
+
+
+def _is_float(dtype) -> bool:
+    return dtype is None or np.dtype(dtype) == np.float32
