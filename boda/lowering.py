@@ -27,7 +27,7 @@ def problem_for(g: Graph, node: Node) -> Problem:
                     count_include_pad=a["count_include_pad"], act=act)
     if node.op == "matmul":
         return MatMul(a_shape=shapes[0], b_shape=shapes[1],
-                      c_shape=shapes[2] if len(shapes) > 2 else (),
+                      c_shape=shapes[2] if len(shapes) > 2 else None,
                       trans_a=a.get("trans_a", False), trans_b=a.get("trans_b", False),
                       alpha=a.get("alpha", 1.0), beta=a.get("beta", 1.0), act=act)
     if node.op == "eltwise":

@@ -293,6 +293,9 @@ def _act(name):
             if imp.opset < 11:
                 lo, hi = _attr(node, "min", -np.inf), _attr(node, "max", np.inf)
             else:
+                ins = list(node.input) + ["", ""]
+                if any(n and not imp.tensor(n).is_const for n in ins[1:3]):
+                    return _clip_from_tensors(imp, node, ins[1], ins[2])
                 lo, hi = imp.const(node, 1, "min"), imp.const(node, 2, "max")
                 lo = -np.inf if lo is None else lo
                 hi = np.inf if hi is None else hi
@@ -300,6 +303,17 @@ def _act(name):
         src = imp.ins(node)[0]
         imp.add("act", node, [src], imp.g.tensors[src].shape, {"act": act})
     return handler
+
+
+def _clip_from_tensors(imp: Importer, node, lo: str, hi: str):
+    """Clip with run-time bounds: max(x, lo) then min(., hi) as eltwise kernels."""
+    cur = imp.ins(node)[0]
+    shape = imp.g.tensors[cur].shape
+    steps = [(op, imp.alias.get(b, b)) for op, b in (("max", lo), ("min", hi)) if b]
+    for k, (op, bound) in enumerate(steps):
+        last = k == len(steps) - 1
+        cur = imp.add("eltwise", node, [cur, bound], shape, {"op": op},
+                      output=None if last else node.output[0] + "#lo")
 
 
 def op_concat(imp: Importer, node):

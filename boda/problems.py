@@ -143,12 +143,13 @@ class Pool(Problem):
 class MatMul(Problem):
     """Batched, broadcasting alpha * op(A) @ op(B) + beta * C; Gemm and MatMul both lower here.
 
-    a_shape and b_shape are as stored (before the transposes); c_shape is () when there is no C.
+    a_shape and b_shape are as stored (before the transposes); c_shape is None when there is
+    no C (and () when C is a scalar).
     """
     kind: ClassVar[str] = "matmul"
     a_shape: tuple
     b_shape: tuple
-    c_shape: tuple = ()
+    c_shape: tuple | None = None
     trans_a: bool = False
     trans_b: bool = False
     alpha: float = 1.0
@@ -173,7 +174,7 @@ class MatMul(Problem):
 
     @property
     def in_shapes(self):
-        return (self.a_shape, self.b_shape) + ((self.c_shape,) if self.c_shape else ())
+        return (self.a_shape, self.b_shape) + (() if self.c_shape is None else (self.c_shape,))
 
     @property
     def out_shape(self):

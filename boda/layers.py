@@ -1,0 +1,44 @@
+"""What a model lowers to, without a device: the per-layer table behind `boda ops`."""
+from __future__ import annotations
+
+from collections import Counter
+
+from .graph import optimize
+from .onnx_import import import_model, input_specs, load_model
+from .planner import make_plan
+
+
+def batch_shapes(model, batch: int | None) -> dict:
+    """Input shapes with dim 0 set to `batch` (and symbolic dims refused with a clear error)."""
+    shapes = {}
+    for name, shape, _ in input_specs(model):
+        shape = list(shape)
+        if batch is not None and shape:
+            shape[0] = batch
+        shapes[name] = tuple(shape)
+    return shapes
+
+
+def plan_model(model, batch: int | None = None):
+    proto = load_model(model)
+    return make_plan(optimize(import_model(proto, batch_shapes(proto, batch))))
+
+
+def layer_rows(model, batch: int | None = None) -> list[dict]:
+    plan = plan_model(model, batch)
+    shared = Counter(step.problem for step in plan.steps)
+    rows = []
+    for step in plan.steps:
+        p = step.problem
+        rows.append({
+            "layer": step.name, "ops": step.source, "kind": p.kind, "signature": p.signature,
+            "output_shape": list(p.out_shape), "mflops": p.flops / 1e6,
+            "mbytes": p.bytes / 1e6, "shared_by": shared[p],
+        })
+    return rows
+
+
+def totals(rows) -> dict:
+    return {"layers": len(rows), "distinct_problems": len({r["signature"] for r in rows}),
+            "mflops": sum(r["mflops"] for r in rows)}
+

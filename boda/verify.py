@@ -1,0 +1,62 @@
+"""Running one Problem's kernel by itself and checking it against the numpy reference.
+
+The output buffer is poisoned with NaN first, so an element the kernel never writes fails
+the comparison. The tuner verifies every candidate this way before its time counts.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import kernels
+from .backends import backend_for
+from .layout import View
+from .reference import reference
+
+TOLERANCE = 1e-4  # max|out - ref| <= TOLERANCE * max|ref| for float32
+
+
+def random_inputs(problem, seed: int = 0) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal(s).astype(np.float32) for s in problem.in_shapes]
+
+
+def run_problem(problem, inputs, device, family=None, params=None, backend=None):
+    """Render, compile and launch one kernel for `problem` with contiguous operands."""
+    be = backend or backend_for(device)
+    if family is None:
+        family, default = kernels.choose(problem, device)
+        params = params or default
+    params = params or family.default(problem, device)
+    views = [View.contiguous(problem.out_shape)] + [View.contiguous(s)
+                                                    for s in problem.in_shapes]
+    ks = family.render(problem, params, views, be.lang)
+    program = be.compile(kernels.prelude(be.lang) + "\n" + ks.source)
+    out = np.empty(problem.out_shape, np.float32)
+    out_buf = be.alloc(out.size)
+    be.fill(out_buf, np.nan, out.size)
+    bufs = []
+    for x in inputs:
+        bufs.append(be.alloc(x.size))
+        be.upload(bufs[-1], x)
+    kern = be.kernel(program, ks.name, [out_buf] + bufs)
+    be.launch(kern, ks.global_size, ks.local_size)
+    be.download(out_buf, out)
+    be.finish()
+    return out
+
+
+def max_rel_error(out: np.ndarray, ref: np.ndarray) -> float:
+    """max|out - ref| / max|ref|, with NaN (an unwritten element) counting as infinite."""
+    if out.shape != ref.shape:
+        return float("inf")
+    if not np.all(np.isfinite(out) == np.isfinite(ref)):
+        return float("inf")
+    finite = np.isfinite(ref)
+    scale = max(float(np.abs(ref[finite]).max(initial=0.0)), 1e-30)
+    return float(np.abs(out[finite] - ref[finite]).max(initial=0.0)) / scale
+
+
+def check_problem(problem, device, family=None, params=None, seed=0) -> float:
+    inputs = random_inputs(problem, seed)
+    out = run_problem(problem, inputs, device, family, params)
+    return max_rel_error(out, reference(problem, *inputs))

@@ -1,0 +1,42 @@
+"""ONNX's own node conformance cases for the supported ops, run through boda's Backend.
+
+Every excluded case is listed below with its reason."""
+import onnx.backend.test
+
+from boda.onnx_backend import BodaBackend
+
+SUPPORTED = ["conv", "maxpool", "averagepool", "globalaveragepool", "globalmaxpool", "relu",
+             "leakyrelu", "clip", "sigmoid", "concat", "softmax", "logsoftmax", "lrn",
+             "flatten", "reshape", "transpose", "gemm", "matmul", "add", "mul", "sub", "div",
+             "sum", "max", "min", "batchnorm", "dropout", "identity", "pad", "squeeze",
+             "unsqueeze", "basic_conv", "averagepool_2d", "maxpool_2d"]
+
+EXCLUDED = {
+    r"_(u?int(8|16|32|64)|float16|float64|bfloat16|double)(_|$)":
+        "integer, float16 and float64 tensors: boda computes in float32",
+    r"_int32_trunc": "integer division: boda computes in float32",
+    r"_expanded": "function-expanded forms use ops outside the supported set (CastLike, Exp, "
+                  "ReduceMax, ...)",
+    r"^test_batchnorm_.*(epsilon|example)": "BatchNormalization with scale/mean/var as graph "
+                                            "inputs: boda needs them constant (inference)",
+    r"training_mode": "training-mode BatchNormalization / Dropout",
+    r"^test_dropout_default_mask": "Dropout's mask output is used",
+    r"^test_maxpool_with_argmax": "MaxPool's Indices output is used",
+    r"^test_identity_(opt|sequence)": "optional and sequence types",
+    r"^test_pad_.*wrap|^test_wrap_pad": "Pad mode 'wrap' (opset 19)",
+    r"^test_softmax_(lastdim|functional_dim3)": "PyTorch-converted cases at opset 6 (< 7)",
+    r"^test_(Conv|MaxPool|AvgPool|BatchNorm|Softmax|Log|PReLU|ReLU|ELU|SELU|Linear|"
+    r"Sigmoid|Tanh|Embed|Pixel|Poly|ZeroPad|ConstantPad|ReflectionPad|ReplicationPad)":
+        "PyTorch-converted cases: covered by the node cases; many are opset < 7",
+    r"^test_operator_": "PyTorch-operator cases: ops outside the supported set",
+    r"^test_(gemm|matmul)_.*(int|uint)": "integer Gemm / MatMul",
+    r"^test_maxpool_2d_uint8": "uint8 input",
+}
+
+backend_test = onnx.backend.test.BackendTest(BodaBackend, __name__)
+for op in SUPPORTED:
+    backend_test.include(rf"^test_{op}(_.*)?_cpu$")
+for pattern in EXCLUDED:
+    backend_test.exclude(pattern)
+
+globals().update(backend_test.enable_report().test_cases)
