@@ -163,21 +163,27 @@ class Importer:
         self.extra_outputs += [o for o in node.output[1:] if o]
 
     def fold(self, node):
+        """Evaluate a node whose inputs are all constant, with onnx's reference evaluator."""
         from onnx.reference import ReferenceEvaluator
         feeds = {i: self.tensor(i).value for i in node.input if i}
+        graph = onnx.helper.make_graph(
+            [node], "fold",
+            [onnx.helper.make_tensor_value_info(
+                n, onnx.helper.np_dtype_to_tensor_dtype(v.dtype), v.shape)
+             for n, v in feeds.items()],
+            [onnx.helper.make_empty_tensor_value_info(o) for o in node.output if o])
+        model = onnx.helper.make_model(graph, opset_imports=list(self.model.opset_import))
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                ref = ReferenceEvaluator(node, opsets={"": self.opset})
-                results = ref.run(None, feeds)
+                results = ReferenceEvaluator(model).run(None, feeds)
         except Exception as exc:
             raise UnsupportedModelError(
                 f"{node.op_type} node {node.name!r}: constant folding failed: "
                 f"{_first_line(exc)}") from None
-        for name, value in zip(node.output, results):
-            if name:
-                value = np.asarray(value)
-                self.g.tensors[name] = Tensor(name, value.shape, value.dtype, value)
+        for name, value in zip([o for o in node.output if o], results):
+            value = np.asarray(value)
+            self.g.tensors[name] = Tensor(name, value.shape, value.dtype, value)
 
 
 def _unsupported(node, opset, why=None) -> UnsupportedModelError:

@@ -1,0 +1,147 @@
+"""The `boda` command end to end, and bad input: one line on stderr, nonzero exit, no
+traceback."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+from boda import zoo
+
+
+def boda(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "boda.cli", *map(str, args)],
+                          capture_output=True, text=True, cwd=cwd, timeout=600)
+
+
+def assert_one_line_error(res, *words):
+    assert res.returncode != 0
+    err = res.stderr.strip()
+    assert "Traceback" not in res.stderr and len(err.splitlines()) == 1, res.stderr
+    assert err.startswith("boda: error:"), err
+    for w in words:
+        assert w in err, err
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """A small conv net: Conv+Relu -> MaxPool -> Conv -> GlobalAveragePool -> Flatten."""
+    rng = np.random.default_rng(0)
+    w1 = onnx.numpy_helper.from_array(rng.standard_normal((8, 3, 3, 3)).astype(np.float32), "w1")
+    w2 = onnx.numpy_helper.from_array(rng.standard_normal((16, 8, 1, 1)).astype(np.float32), "w2")
+    nodes = [helper.make_node("Conv", ["x", "w1"], ["c1"], pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c1"], ["r1"]),
+             helper.make_node("MaxPool", ["r1"], ["p1"], kernel_shape=[2, 2], strides=[2, 2]),
+             helper.make_node("Conv", ["p1", "w2"], ["c2"]),
+             helper.make_node("GlobalAveragePool", ["c2"], ["g"]),
+             helper.make_node("Flatten", ["g"], ["y"])]
+    g = helper.make_graph(nodes, "tiny", [helper.make_tensor_value_info("x", TensorProto.FLOAT,
+                                                                        [1, 3, 16, 16])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 16])],
+                          [w1, w2])
+    path = tmp_path_factory.mktemp("m") / "tiny.onnx"
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8  # what the onnxruntime of the test extra reads
+    onnx.save(model, path)
+    return path
+
+
+def test_run_prints_top5_and_matches_onnxruntime(tiny, tmp_path):
+    import onnxruntime as ort
+    x = np.random.default_rng(5).standard_normal((1, 3, 16, 16)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    res = boda("run", "--model", tiny, "--input", tmp_path / "x.npy",
+               "--output", tmp_path / "y.npy")
+    assert res.returncode == 0, res.stderr
+    assert "top-5 [0]:" in res.stdout
+    ref = ort.InferenceSession(str(tiny)).run(None, {"x": x})[0]
+    out = np.load(tmp_path / "y.npy")
+    assert np.abs(out - ref).max() <= 1e-4 * np.abs(ref).max()
+    top = int(res.stdout.split("top-5 [0]: ")[1].split(" ")[0])
+    assert top == int(np.argmax(ref[0]))
+
+
+def test_run_with_an_image(tmp_path):
+    from PIL import Image
+    onnx.save(zoo.squeezenet1_1(), tmp_path / "sq.onnx")
+    img = (np.random.default_rng(1).random((300, 400, 3)) * 255).astype(np.uint8)
+    Image.fromarray(img).save(tmp_path / "cat.png")
+    res = boda("run", "--model", tmp_path / "sq.onnx", "--input", tmp_path / "cat.png")
+    assert res.returncode == 0, res.stderr
+    assert "top-5 [0]:" in res.stdout
+
+
+def test_zoo_ops_devices(tmp_path):
+    res = boda("zoo", "--list")
+    assert "squeezenet1_0" in res.stdout and "squeezenet1_1" in res.stdout
+    res = boda("zoo", "squeezenet1_0", "-o", tmp_path / "s.onnx", "--batch", "2")
+    assert res.returncode == 0, res.stderr
+    m = onnx.load(tmp_path / "s.onnx")
+    assert m.graph.input[0].type.tensor_type.shape.dim[0].dim_value == 2
+    res = boda("ops", "--model", tmp_path / "s.onnx", "--json")
+    data = json.loads(res.stdout)
+    convs = [r for r in data["layers"] if r["kind"] == "conv"]
+    assert len(convs) == 26 and data["totals"]["mflops"] > 2 * 1500
+    res = boda("devices")
+    assert res.returncode == 0 and "cpu" in res.stdout
+
+
+def test_not_onnx(tmp_path):
+    (tmp_path / "a.onnx").write_text("hello, I am a text file\n")
+    assert_one_line_error(boda("run", "--model", tmp_path / "a.onnx"), "not a valid ONNX")
+
+
+def test_truncated(tmp_path, tiny):
+    data = open(tiny, "rb").read()
+    (tmp_path / "t.onnx").write_bytes(data[: len(data) // 2])
+    assert_one_line_error(boda("run", "--model", tmp_path / "t.onnx"), "t.onnx")
+
+
+def test_missing_file(tmp_path):
+    assert_one_line_error(boda("run", "--model", tmp_path / "nope.onnx"), "not found")
+
+
+def test_unsupported_op(tmp_path):
+    g = helper.make_graph([helper.make_node("Erf", ["x"], ["y"], name="erf1")], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])])
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]),
+              tmp_path / "e.onnx")
+    assert_one_line_error(boda("run", "--model", tmp_path / "e.onnx"), "'Erf'", "erf1",
+                          "opset 13", "supported ops:")
+
+
+def test_wrong_input_shape(tmp_path, tiny):
+    np.save(tmp_path / "x.npy", np.ones((1, 3, 15, 16), np.float32))
+    assert_one_line_error(boda("run", "--model", tiny, "--input", tmp_path / "x.npy"),
+                          "shape", "(1, 3, 16, 16)")
+
+
+def test_wrong_input_dtype(tmp_path, tiny):
+    np.save(tmp_path / "x.npy", np.ones((1, 3, 16, 16), np.float64))
+    assert_one_line_error(boda("run", "--model", tiny, "--input", tmp_path / "x.npy"),
+                          "dtype", "float32")
+
+
+def test_unknown_device(tiny):
+    assert_one_line_error(boda("run", "--model", tiny, "--device", "adreno"), "adreno",
+                          "present:")
+    assert_one_line_error(boda("run", "--model", tiny, "--device", "7"), "index 7")
+
+
+def test_missing_and_unknown_input_names_in_the_api(tiny):
+    import boda as api
+    from boda.errors import InputError
+    sess = api.compile(str(tiny))
+    with pytest.raises(InputError, match="missing input"):
+        sess.run(None, {})
+    x = np.ones((1, 3, 16, 16), np.float32)
+    with pytest.raises(InputError, match="unknown input"):
+        sess.run(None, {"x": x, "extra": x})
+    with pytest.raises(InputError, match="unknown output"):
+        sess.run(["nope"], {"x": x})
