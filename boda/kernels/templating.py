@@ -11,7 +11,6 @@ import functools
 import hashlib
 import math
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import jinja2
@@ -24,10 +23,12 @@ INT_LIMIT = 2**31 - 1
 
 
 def templates_dir() -> Path:
-    checkout = Path(__file__).resolve().parents[2] / "templates"
+    """`templates/` of a checkout (editable install), else the installed boda/templates."""
+    package = Path(__file__).resolve().parents[1]
+    checkout = package.parent / "templates"
     if (checkout / "prelude.j2").is_file():
         return checkout
-    return Path(str(resources.files("boda.templates")))
+    return package / "templates"
 
 
 @functools.lru_cache(maxsize=None)

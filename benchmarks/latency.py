@@ -1,0 +1,108 @@
+"""End-to-end latency of boda next to onnxruntime on the same machine, in one run, plus
+where boda's time goes per layer.
+
+    python benchmarks/latency.py [--models squeezenet1_1,squeezenet1_0] [--batch 1]
+        [--device SEL] [--repeat 30] [--out benchmarks/results/pocl-cpu.md]
+
+Prints a markdown table and writes it (with the machine and versions) to --out.
+"""
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pyopencl
+
+import boda
+from boda import zoo
+
+
+def median_seconds(fn, repeat):
+    fn()  # warm up: PoCL finishes code generation at the first launch
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--models", default="squeezenet1_1,squeezenet1_0")
+    ap.add_argument("--batch", type=int, default=1)
+    ap.add_argument("--device", default=None)
+    ap.add_argument("--repeat", type=int, default=30)
+    ap.add_argument("--out", default=None)
+    args = ap.parse_args()
+
+    lines = ["| model | batch | GFLOP | boda (ms) | onnxruntime (ms) | boda / ort | boda GFLOP/s |",
+             "|---|---|---|---|---|---|---|"]
+    layer_tables = []
+    for name in args.models.split(","):
+        model = zoo.build(name, batch=args.batch)
+        x = np.random.default_rng(0).standard_normal((args.batch, 3, 224, 224)
+                                                     ).astype(np.float32)
+        sess = boda.compile(model, args.device)
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = 2
+        ref = ort.InferenceSession(model.SerializeToString(), opts,
+                                   providers=["CPUExecutionProvider"])
+        t_boda = median_seconds(lambda: sess.run(None, {"data": x}), args.repeat)
+        t_ort = median_seconds(lambda: ref.run(None, {"data": x}), args.repeat)
+        eng = sess.engine
+        gflop = sum(layer.step.problem.flops for layer in eng.layers) / 1e9
+        lines.append(f"| {name} | {args.batch} | {gflop:.2f} | {t_boda * 1e3:.1f} | "
+                     f"{t_ort * 1e3:.1f} | {t_boda / t_ort:.1f}x | {gflop / t_boda:.1f} |")
+        prof = eng.profile({"data": x}, repeat=5)
+        total = sum(t for _, t in prof)
+        rows = sorted(prof, key=lambda lt: -lt[1])[:10]
+        tab = [f"\nTop layers of {name} (batch {args.batch}), each kernel timed alone:\n",
+               "| layer | kernel | problem | ms | % | GFLOP/s |", "|---|---|---|---|---|---|"]
+        for layer, t in rows:
+            p = layer.step.problem
+            tab.append(f"| {layer.step.name} | {layer.family} | `{p.signature}` | "
+                       f"{t * 1e3:.2f} | {100 * t / total:.0f} | {p.flops / t / 1e9:.1f} |")
+        layer_tables.append("\n".join(tab))
+
+    dev = sess.device
+    header = [
+        "# boda latency next to onnxruntime",
+        "",
+        f"Command: `python benchmarks/latency.py --models {args.models} --batch {args.batch}"
+        f" --repeat {args.repeat}`",
+        f"Machine: {platform.machine()}, {_cpu_name()}, {_cores()} cores; device "
+        f"{dev.name} ({dev.platform}, {dev.driver_version})",
+        f"Versions: boda {boda.__version__}, onnxruntime {ort.__version__} (2 threads), "
+        f"pyopencl {pyopencl.VERSION_TEXT}, onnx {onnx.__version__}, "
+        f"numpy {np.__version__}, Python {platform.python_version()}",
+        f"Date: {time.strftime('%Y-%m-%d')}. Median of {args.repeat} runs after a warm-up; "
+        "both engines measured in the same process, one after the other.",
+        "",
+    ]
+    text = "\n".join(header + lines + layer_tables) + "\n"
+    print(text)
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(text)
+
+
+def _cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next(ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or "unknown CPU"
+
+
+def _cores():
+    import os
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+if __name__ == "__main__":
+    main()
