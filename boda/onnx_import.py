@@ -474,7 +474,7 @@ def op_batchnorm(imp: Importer, node):
         imp.const(node, i, what)
     imp.add("batchnorm", node, ins[:1], imp.g.tensors[ins[0]].shape,
             {"epsilon": float(_attr(node, "epsilon", 1e-5))})
-    imp.g.nodes[-1].inputs = ins[:5]
+    imp.g.nodes[-1].inputs = ins[:5]  # the constant parameters ride along for fold_batchnorm
 
 
 def op_alias(imp: Importer, node):

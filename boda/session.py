@@ -33,9 +33,10 @@ class Session:
                              f"{[n for n, _, _ in self.specs]}")
         self._engines = {}
         self._backend = None
-        if all(self._static_shape(n, s) for n, s, d in self.specs if _is_float(d)) \
-                and all(_is_float(d) for _, _, d in self.specs):
-            self._engine({n: self._static_shape(n, s) for n, s, _ in self.specs}, {})
+        shapes = {n: self._static_shape(n, s) for n, s, _ in self.specs}
+        if all(d == np.float32 for _, _, d in self.specs) and \
+                all(s is not None for s in shapes.values()):
+            self._engine(shapes, {})  # fully static: build now, so errors show up early
 
     def _static_shape(self, name, shape):
         shape = self.overrides.get(name, shape)
@@ -108,6 +109,3 @@ class Session:
                              f"{list(by_onnx)}")
         return [by_onnx[n] for n in names]
 
-
-def _is_float(dtype) -> bool:
-    return dtype is None or np.dtype(dtype) == np.float32

@@ -2,12 +2,8 @@
 everything else runs on the default OpenCL device (PoCL's CPU device on every machine)."""
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
-
-os.environ.setdefault("PYOPENCL_NO_CACHE", "0")
 
 
 @pytest.fixture(scope="session")

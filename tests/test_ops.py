@@ -196,3 +196,30 @@ def test_pad(mode, pads, device):
 def test_transpose(perm, device):
     attrs = {} if perm is None else {"perm": list(perm)}
     check_model(one_node_model("Transpose", [("x", [2, 3, 4])], attrs), device)
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+def test_concat_in_place_with_graph_input_and_strided_reshape(batch, device):
+    """Concat of a kernel output (written in place), a graph input (copied into its slice);
+    the in-place tensor is also reshaped, which with batch > 1 needs a contiguous copy."""
+    rng = np.random.default_rng(batch)
+    w = rng.standard_normal((4, 3, 1, 1)).astype(np.float32)
+    nodes = [helper.make_node("Conv", ["x", "w"], ["a"]),
+             helper.make_node("Concat", ["a", "b"], ["y"], axis=1),
+             helper.make_node("Reshape", ["a", "s"], ["z"])]
+    g = helper.make_graph(
+        nodes, "t", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, 3, 5, 5]),
+                     helper.make_tensor_value_info("b", TensorProto.FLOAT, [batch, 2, 5, 5])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [batch, 6, 5, 5]),
+         helper.make_tensor_value_info("z", TensorProto.FLOAT, [batch, 100])],
+        [numpy_helper.from_array(w, "w"),
+         numpy_helper.from_array(np.array([batch, 100], np.int64), "s")])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    feeds = {"x": rng.standard_normal((batch, 3, 5, 5)).astype(np.float32),
+             "b": rng.standard_normal((batch, 2, 5, 5)).astype(np.float32)}
+    outs = boda.compile(model, device).run(None, feeds)
+    for out, ref in zip(outs, ort_run(model, feeds)):
+        assert_close(out, ref)
+    plan = make_plan(optimize(import_model(model)))
+    assert [s.problem.kind for s in plan.steps].count("eltwise") == (2 if batch > 1 else 1)
