@@ -24,8 +24,7 @@ def run_problem(problem, inputs, device, family=None, params=None, backend=None)
     """Render, compile and launch one kernel for `problem` with contiguous operands."""
     be = backend or backend_for(device)
     if family is None:
-        family, default = kernels.choose(problem, device)
-        params = params or default
+        family, _ = kernels.choose(problem, device)
     params = params or family.default(problem, device)
     views = [View.contiguous(problem.out_shape)] + [View.contiguous(s)
                                                     for s in problem.in_shapes]
