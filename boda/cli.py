@@ -148,8 +148,8 @@ def cmd_run(args):
     from .image import load_image
     from .layers import batch_shapes
     from .session import Session
-    sess = Session(args.model, args.device,
-                   batch_shapes(_load(args.model), args.batch) if args.batch else None)
+    model = _load(args.model)  # parsed once; the Session takes the ModelProto
+    sess = Session(model, args.device, batch_shapes(model, args.batch) if args.batch else None)
     inputs = sess.get_inputs()
     feeds = {}
     for k, (name, shape, dtype) in enumerate(inputs):
