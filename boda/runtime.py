@@ -14,9 +14,16 @@ import numpy as np
 
 from . import kernels
 from .backends import backend_for
-from .layout import numel
+from .layout import View, numel
 from .memory_plan import assign_slots
 from .planner import Plan, lifetimes
+
+
+def const_value(storage, view: View) -> np.ndarray:
+    """The constant array a view of a constant storage shows."""
+    flat = storage.value.reshape(-1)
+    return np.lib.stride_tricks.as_strided(
+        flat[view.offset:], view.shape, tuple(4 * s for s in view.strides)).copy()
 
 
 @dataclass
@@ -35,30 +42,37 @@ class Engine:
         self.backend = backend or backend_for(device)
         t0 = time.perf_counter()
         self.layers = []
+        self.transformed = []  # (layer index, operand index, array) uploaded as constants
         for step in plan.steps:
-            family, params = kernels.choose(step.problem, device)
+            storages = [plan.storages[plan.placement[i][0]] for i in step.inputs]
+            consts = {k for k, s in enumerate(storages) if s.role == "const"}
+            family, params = kernels.choose(step.problem, device, consts)
             views = [plan.placement[step.output][1]] + [plan.placement[i][1]
                                                        for i in step.inputs]
+            for k, fn in family.transforms(step.problem, params).items():
+                value = fn(const_value(storages[k], views[k + 1]))
+                self.transformed.append((len(self.layers), k, value))
+                views[k + 1] = View.contiguous(value.shape)
             ks = family.render(step.problem, params, views, self.backend.lang)
             self.layers.append(Layer(step, family.name, params, ks))
-        self.source = self._program_source()
+        self.source = kernels.program_source([l.kernel for l in self.layers],
+                                              self.backend.lang)
         self.compile_seconds = 0.0
         if self.layers:
             program = self.backend.compile(self.source)
             self.compile_seconds = time.perf_counter() - t0
         self._allocate()
-        for layer in self.layers:
+        # kept on self: a bound kernel argument does not keep its buffer alive
+        self.replaced = replaced = {}
+        for li, k, value in self.transformed:
+            replaced[li, k] = self.backend.alloc(value.size)
+            self.backend.upload(replaced[li, k], value)
+        for li, layer in enumerate(self.layers):
             args = [self.buffers[plan.placement[layer.step.output][0]]]
-            args += [self.buffers[plan.placement[i][0]] for i in layer.step.inputs]
+            args += [replaced[li, k] if (li, k) in replaced
+                     else self.buffers[plan.placement[i][0]]
+                     for k, i in enumerate(layer.step.inputs)]
             layer.handle = self.backend.kernel(program, layer.kernel.name, args)
-
-    def _program_source(self) -> str:
-        seen, parts = set(), [kernels.prelude(self.backend.lang)]
-        for layer in self.layers:
-            if layer.kernel.name not in seen:
-                seen.add(layer.kernel.name)
-                parts.append(layer.kernel.source)
-        return "\n".join(parts)
 
     def _allocate(self):
         plan, be = self.plan, self.backend

@@ -24,6 +24,7 @@ class OpenCLBackend:
         pocl_workaround.apply(device.handle)
         self.context = cl.Context([device.handle])
         self.queue = cl.CommandQueue(self.context)
+        self._timing_queue = None
 
     def compile(self, source: str, options: tuple = ()):
         try:
@@ -60,3 +61,14 @@ class OpenCLBackend:
 
     def finish(self):
         self.queue.finish()
+
+    def time_launches(self, kernel, global_size: int, local_size: int, count: int) -> list:
+        """Device-event seconds of `count` back-to-back launches, on a profiling queue."""
+        if self._timing_queue is None:
+            self._timing_queue = cl.CommandQueue(
+                self.context, properties=cl.command_queue_properties.PROFILING_ENABLE)
+        q = self._timing_queue
+        events = [cl.enqueue_nd_range_kernel(q, kernel, (global_size,), (local_size,))
+                  for _ in range(count)]
+        q.finish()
+        return [1e-9 * (e.profile.end - e.profile.start) for e in events]

@@ -1,18 +1,82 @@
 """What every kernel family provides, and the simplest kind: one work-item per output element.
 
-A family answers four questions about a Problem: does it apply, what is its parameter space
-(plain data: name -> candidate values, already cut to the device's limits), what is a good
-untuned choice, and what is the rendered source for one parameter point.
+A family answers these questions about a Problem:
+- applies(problem): can it compute this problem at all;
+- space(problem, device): its parameters as plain data, name -> candidate values, already cut
+  to the device's limits; valid(problem, device, params) holds the constraints between them
+  (Kernel Tuner's "restrictions"), and points() walks the valid product;
+- default(problem, device): a choice good enough to use untuned;
+- transforms(problem, params): operand index -> function re-laying-out that operand (filters
+  re-blocked or Winograd-transformed); done once when constants are uploaded, so families
+  with transforms need that operand to be a constant;
+- render(problem, params, views, lang): the kernel source and its launch geometry;
+- estimate(problem, params, device): a rough cost in seconds, used to pick among defaults.
 """
 from __future__ import annotations
+
+import itertools
 
 from ..layout import View, numel
 from .templating import KernelSource
 
+TOLERANCE = 1e-4  # fp32: max|out - ref| <= TOLERANCE * max|ref|
 LOCAL_SIZES = (16, 32, 64, 128, 256)
 
+# Rough sustained fp32 rate of a plain one-output-per-work-item loop, as a share of the
+# device's peak; families with register tiling declare a higher share.
+NAIVE_EFFICIENCY = 0.02
+LAUNCH_SECONDS = 10e-6
 
-class OnePerOutput:
+
+def peak_flops(device) -> float:
+    """A crude fp32 peak: 32 flops per cycle per compute unit at 2 GHz (AVX-512 FMA on a
+    CPU core; GPUs are rated the same way per CU, which is enough to rank families)."""
+    return 64e9 * max(device.compute_units, 1)
+
+
+class Family:
+    name: str = ""
+    template: str = ""
+    efficiency: float = NAIVE_EFFICIENCY
+    tolerance: float = TOLERANCE  # the max relative error a correct kernel stays within
+    transformed: tuple = ()  # operand indices that transforms() re-lays-out
+
+    def applies(self, problem) -> bool:
+        raise NotImplementedError
+
+    def space(self, problem, device) -> dict:
+        raise NotImplementedError
+
+    def valid(self, problem, device, params: dict) -> bool:
+        return True
+
+    def default(self, problem, device) -> dict:
+        raise NotImplementedError
+
+    def transforms(self, problem, params: dict) -> dict:
+        return {}
+
+    def render(self, problem, params: dict, views: list[View], lang: str) -> KernelSource:
+        raise NotImplementedError
+
+    def points(self, problem, device):
+        """Every valid parameter point of the space, in a fixed order."""
+        space = self.space(problem, device)
+        keys = list(space)
+        for values in itertools.product(*(space[k] for k in keys)):
+            params = dict(zip(keys, values))
+            if self.valid(problem, device, params):
+                yield params
+
+    def useful_flops(self, problem, params: dict) -> float:
+        return problem.flops
+
+    def estimate(self, problem, params: dict, device) -> float:
+        return (self.useful_flops(problem, params) / (self.efficiency * peak_flops(device))
+                + LAUNCH_SECONDS)
+
+
+class OnePerOutput(Family):
     """A family whose kernel computes one output element per work-item; its only parameter is
     the work-group size."""
 
@@ -33,7 +97,7 @@ class OnePerOutput:
     def default(self, problem, device) -> dict:
         return {"local": min(64, device.max_work_group_size)}
 
-    def render(self, problem, params: dict, views: list[View], lang: str) -> KernelSource:
+    def render(self, problem, params, views, lang) -> KernelSource:
         views = self._adapt_views(problem, list(views))
         return KernelSource.make(self.name, self.template, lang, problem, params, views,
                                  self._work_items(problem), params["local"],

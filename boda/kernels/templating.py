@@ -37,7 +37,8 @@ def environment() -> jinja2.Environment:
                              undefined=jinja2.StrictUndefined, trim_blocks=True,
                              lstrip_blocks=True, keep_trailing_newline=True)
     env.globals.update(at=at, at_flat=at_flat, decompose=decompose, act=act_expr, flt=flt,
-                       numel=numel, names=names)
+                       numel=numel, names=names, vtype=vtype, vload=vload, vstore=vstore,
+                       vfma=vfma, lane=lane, vzero=vzero, cdiv=cdiv)
     return env
 
 
@@ -137,6 +138,62 @@ def act_expr(act: tuple, x: str) -> str:
             e = f"FMINF({e}, {flt(hi)})"
         return e
     raise ValueError(f"unknown activation {act!r}")
+
+
+def cdiv(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+# Short float vectors of width 1 (a plain float), 2, 4, 8 or 16: OpenCL's floatN, or the
+# prelude's bvec<N> in CUDA. Each helper reads the language from the template's context.
+
+@jinja2.pass_context
+def vtype(ctx, n: int) -> str:
+    if n == 1:
+        return "float"
+    return f"float{n}" if ctx["lang"] == "opencl" else f"bvec<{n}>"
+
+
+@jinja2.pass_context
+def vzero(ctx, n: int) -> str:
+    if n == 1:
+        return "0.0f"
+    return f"(float{n})(0.0f)" if ctx["lang"] == "opencl" else f"bvec<{n}>{{}}"
+
+
+@jinja2.pass_context
+def vload(ctx, n: int, ptr: str) -> str:
+    """Load n consecutive floats starting at pointer expression `ptr`."""
+    if n == 1:
+        return f"(*({ptr}))"
+    return f"vload{n}(0, {ptr})" if ctx["lang"] == "opencl" else f"bload<{n}>({ptr})"
+
+
+@jinja2.pass_context
+def vstore(ctx, n: int, value: str, ptr: str) -> str:
+    if n == 1:
+        return f"*({ptr}) = {value}"
+    return f"vstore{n}({value}, 0, {ptr})" if ctx["lang"] == "opencl" else \
+        f"bstore<{n}>({value}, {ptr})"
+
+
+@jinja2.pass_context
+def vfma(ctx, n: int, acc: str, scalar: str, vec: str) -> str:
+    """The statement acc += scalar * vec, as one fused multiply-add per lane."""
+    if n == 1:
+        return f"{acc} = fma({scalar}, {vec}, {acc})" if ctx["lang"] == "opencl" else \
+            f"{acc} = fmaf({scalar}, {vec}, {acc})"
+    if ctx["lang"] == "opencl":
+        return f"{acc} = fma((float{n})({scalar}), {vec}, {acc})"
+    return f"bfma<{n}>({acc}, {scalar}, {vec})"
+
+
+@jinja2.pass_context
+def lane(ctx, n: int, vec: str, i: int) -> str:
+    """Lane i of a vector, as an lvalue."""
+    if n == 1:
+        return vec
+    return f"{vec}.s{i:x}" if ctx["lang"] == "opencl" else f"{vec}.v[{i}]"
 
 
 def _check_int(view: View):

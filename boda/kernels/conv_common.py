@@ -1,0 +1,81 @@
+"""What the tiled 2-D convolution families share: the layer's geometry as compile-time
+constants, filter re-blocking done once at upload, and parameter limits from the device.
+
+Re-blocked filters put output channels innermost and pad them to the channel tile, so a
+work-item loads its tile's weights as whole vectors with no bounds checks:
+w[m, c, kh, kw] -> wr[g, kh, kw, c, m'] with m' padded up to a multiple of tm.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..problems import Conv
+from .templating import cdiv
+
+VECTOR_WIDTHS = (1, 2, 4, 8, 16)
+
+
+def is_conv2d(p) -> bool:
+    return isinstance(p, Conv) and len(p.in_size) == 2
+
+
+@dataclass(frozen=True)
+class Geometry:
+    n: int
+    g: int
+    cg: int   # input channels per group
+    mg: int   # output channels per group
+    h: int
+    w: int
+    oh: int
+    ow: int
+    kh: int
+    kw: int
+    sh: int
+    sw: int
+    ph: int
+    pw: int
+    dh: int
+    dw: int
+
+    @staticmethod
+    def of(p: Conv) -> "Geometry":
+        (h, w), (oh, ow) = p.in_size, p.out_size
+        return Geometry(p.n, p.group, p.c // p.group, p.m // p.group, h, w, oh, ow,
+                        *p.kernel, *p.stride, p.pad_begin[0], p.pad_begin[1], *p.dilation)
+
+    @property
+    def pixels(self) -> int:
+        return self.oh * self.ow
+
+    @property
+    def check_h(self) -> bool:
+        """Whether some window row falls outside the input (so loads need a bounds check)."""
+        return self.ph > 0 or (self.oh - 1) * self.sh - self.ph + (self.kh - 1) * self.dh >= self.h
+
+    @property
+    def check_w(self) -> bool:
+        return self.pw > 0 or (self.ow - 1) * self.sw - self.pw + (self.kw - 1) * self.dw >= self.w
+
+
+def reblock_filters(p: Conv, tm: int):
+    """The upload-time transform w[m, c, kh, kw] -> [g, kh, kw, c, mg padded to tm]."""
+    geo = Geometry.of(p)
+    mgp = cdiv(geo.mg, tm) * tm
+
+    def transform(w: np.ndarray) -> np.ndarray:
+        w = np.asarray(w, np.float32).reshape(geo.g, geo.mg, geo.cg, geo.kh, geo.kw)
+        out = np.zeros((geo.g, geo.kh, geo.kw, geo.cg, mgp), np.float32)
+        out[..., :geo.mg] = w.transpose(0, 3, 4, 2, 1)
+        return out
+    return transform
+
+
+def vector_widths(device, upto: int = 16) -> list[int]:
+    return [v for v in VECTOR_WIDTHS if v <= upto]
+
+
+def local_sizes(device, sizes=(1, 2, 4, 8, 16, 32, 64, 128, 256)) -> list[int]:
+    return [s for s in sizes if s <= device.max_work_group_size]

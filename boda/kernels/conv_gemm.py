@@ -1,0 +1,70 @@
+"""Implicit GEMM convolution: im2col on the fly, any 2-D stride, padding, dilation, groups.
+
+Parameters: tm output channels x tp output pixels per work-item, held as tm/vw vectors of
+width vw per pixel; ku unrolls the input-channel loop; local is the work-group size.
+"""
+from __future__ import annotations
+
+from ..layout import View
+from .base import Family
+from .conv_common import Geometry, is_conv2d, local_sizes, reblock_filters, vector_widths
+from .templating import KernelSource, cdiv
+
+
+class ConvGemm(Family):
+    name = "conv_gemm"
+    template = "conv_gemm.j2"
+    efficiency = 0.25
+    transformed = (1,)
+
+    def applies(self, problem) -> bool:
+        return is_conv2d(problem)
+
+    def space(self, problem, device) -> dict:
+        return {"tm": [1, 2, 4, 8, 16, 32, 64], "vw": vector_widths(device),
+                "tp": [1, 2, 4, 6, 8, 12, 16], "ku": [1, 2, 4], "local": local_sizes(device)}
+
+    def valid(self, problem, device, params) -> bool:
+        geo = Geometry.of(problem)
+        tm, vw, tp = params["tm"], params["vw"], params["tp"]
+        if tm % vw or tm > 2 * max(geo.mg, vw) or tp > 2 * geo.pixels:
+            return False
+        if params["ku"] > geo.cg:
+            return False
+        # accumulators must fit a register file of about 64 vector registers
+        return (tm // vw) * tp <= 64 and params["local"] <= max(self.work_items(problem, params), 1)
+
+    def default(self, problem, device) -> dict:
+        geo = Geometry.of(problem)
+        tm = 16 if geo.mg >= 12 else 8 if geo.mg >= 6 else 4 if geo.mg >= 3 else 1
+        vw = min(tm, 16)
+        tp = 8 if geo.pixels >= 8 else geo.pixels
+        params = {"tm": tm, "vw": vw, "tp": tp, "ku": 1, "local": 1}
+        items = self.work_items(problem, params)
+        params["local"] = max(s for s in local_sizes(device, (1, 2, 4, 8, 16))
+                              if s <= max(items // (4 * device.compute_units), 1))
+        return params
+
+    def work_items(self, problem, params) -> int:
+        geo = Geometry.of(problem)
+        return geo.n * geo.g * cdiv(geo.mg, params["tm"]) * cdiv(geo.pixels, params["tp"])
+
+    def transforms(self, problem, params) -> dict:
+        return {1: reblock_filters(problem, params["tm"])}
+
+    def useful_flops(self, problem, params) -> float:
+        geo = Geometry.of(problem)
+        waste = (cdiv(geo.mg, params["tm"]) * params["tm"] / geo.mg
+                 * cdiv(geo.pixels, params["tp"]) * params["tp"] / geo.pixels)
+        return problem.flops * waste
+
+    def render(self, problem, params, views: list[View], lang: str) -> KernelSource:
+        geo = Geometry.of(problem)
+        return KernelSource.make(
+            self.name, self.template, lang, problem, params, views,
+            self.work_items(problem, params), params["local"], geo=geo,
+            npt=cdiv(geo.pixels, params["tp"]), nmb=cdiv(geo.mg, params["tm"]),
+            mgp=cdiv(geo.mg, params["tm"]) * params["tm"])
+
+
+FAMILY = ConvGemm()

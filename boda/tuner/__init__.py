@@ -1,0 +1,1 @@
+"""Measuring and searching kernel candidates (the measurement protocol lives in measure.py)."""

@@ -1,0 +1,129 @@
+"""The measurement protocol for kernel candidates of one Problem.
+
+Candidates are compiled together as one program (PoCL builds one program of many kernels far
+faster than many programs), outside any timed region. Each is run once on an output buffer
+poisoned with NaN and checked against the numpy reference; only then is it timed: one warm-up
+launch (PoCL finishes code generation at the first launch), then launches until `min_seconds`
+of device time have passed (at least `min_runs`), and the median device-event time counts.
+A candidate far slower than the best so far stops after its first timed launches.
+"""
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import kernels
+from ..backends import backend_for
+from ..backends.opencl import CompileError
+from ..layout import View
+from ..reference import reference
+from ..verify import max_rel_error, random_inputs
+
+
+@dataclass
+class Trial:
+    family: str
+    params: dict
+    status: str = "ok"        # ok | compile_error | run_error | wrong
+    seconds: float = float("inf")
+    error: float = float("nan")
+    cause: str = ""
+    times: list = field(default_factory=list)
+
+
+class ProblemBench:
+    """One Problem's operands on a device, ready to compile, verify and time candidates."""
+
+    def __init__(self, problem, device, backend=None, seed: int = 0):
+        self.problem = problem
+        self.device = device
+        self.be = backend or backend_for(device)
+        self.inputs = random_inputs(problem, seed)
+        self.expected = reference(problem, *self.inputs)
+        self.out = self.be.alloc(self.expected.size)
+        self._operands = {}  # (operand index, transform key) -> device buffer
+
+    def _operand(self, k: int, family, params, fn):
+        key = (k, family.name, tuple(sorted(params.items())) if fn else None)
+        if key not in self._operands:
+            value = fn(self.inputs[k]) if fn else self.inputs[k]
+            buf = self.be.alloc(value.size)
+            self.be.upload(buf, value)
+            self._operands[key] = (buf, value.shape)
+        return self._operands[key]
+
+    def prepare(self, family, params):
+        """Render one candidate; returns (KernelSource, argument buffers)."""
+        fns = family.transforms(self.problem, params)
+        args, views = [self.out], [View.contiguous(self.problem.out_shape)]
+        for k in range(len(self.inputs)):
+            buf, shape = self._operand(k, family, params, fns.get(k))
+            args.append(buf)
+            views.append(View.contiguous(shape))
+        return family.render(self.problem, params, views, self.be.lang), args
+
+    def compile(self, candidates):
+        """Compile (family, params) candidates as one program; a failing batch is retried one
+        by one so each failure is attributed. Returns [(trial, kernel handle or None)]."""
+        prepared = [(Trial(f.name, p), *self.prepare(f, p)) for f, p in candidates]
+        try:
+            program = self.be.compile(kernels.program_source([ks for _, ks, _ in prepared], self.be.lang))
+            return [(t, self.be.kernel(program, ks.name, args), ks) for t, ks, args in prepared]
+        except CompileError:
+            if len(prepared) == 1:
+                raise
+        out = []
+        for t, ks, args in prepared:
+            try:
+                program = self.be.compile(kernels.program_source([ks], self.be.lang))
+                out.append((t, self.be.kernel(program, ks.name, args), ks))
+            except CompileError as exc:
+                t.status, t.cause = "compile_error", str(exc)
+                out.append((t, None, ks))
+        return out
+
+    def verify(self, trial, handle, ks) -> bool:
+        be = self.be
+        result = np.empty(self.expected.shape, np.float32)
+        try:
+            be.fill(self.out, np.nan, result.size)
+            be.launch(handle, ks.global_size, ks.local_size)
+            be.download(self.out, result)
+            be.finish()
+        except Exception as exc:  # a launch failure is the candidate's, not ours
+            trial.status, trial.cause = "run_error", str(exc).splitlines()[0]
+            return False
+        trial.error = max_rel_error(result, self.expected)
+        if not trial.error <= kernels.BY_NAME[trial.family].tolerance:
+            trial.status, trial.cause = "wrong", f"max relative error {trial.error:.3g}"
+            return False
+        return True
+
+    def time(self, trial, handle, ks, best=float("inf"), min_seconds=0.05, min_runs=3,
+             max_runs=200, cutoff=4.0):
+        be = self.be
+        be.time_launches(handle, ks.global_size, ks.local_size, 1)  # warm-up
+        times = []
+        while len(times) < max_runs:
+            batch = 1 if not times else min(max_runs - len(times), max(min_runs, len(times)))
+            times += be.time_launches(handle, ks.global_size, ks.local_size, batch)
+            median = statistics.median(times)
+            if len(times) >= min_runs and (sum(times) >= min_seconds or median > cutoff * best):
+                break
+        trial.times = times
+        trial.seconds = statistics.median(times)
+        return trial
+
+    def measure(self, candidates, **timing) -> list[Trial]:
+        """Compile, verify and time every (family, params) candidate; best first."""
+        trials, best = [], float("inf")
+        for trial, handle, ks in self.compile(candidates):
+            trials.append(trial)
+            if handle is None or not self.verify(trial, handle, ks):
+                continue
+            self.time(trial, handle, ks, best, **timing)
+            best = min(best, trial.seconds)
+        return sorted(trials, key=lambda t: t.seconds)
+
