@@ -15,3 +15,7 @@ class InputError(BodaError):
 
 class DeviceError(BodaError):
     """The requested device is not present or cannot run kernels."""
+
+
+class CompileError(BodaError):
+    """A generated kernel failed to compile (OpenCL build or NVRTC)."""

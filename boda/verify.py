@@ -9,10 +9,7 @@ import numpy as np
 
 from . import kernels
 from .kernels.base import TOLERANCE  # noqa: F401 (re-exported for tests)
-from .backends import backend_for
-from .layout import View
 from .reference import reference
-
 
 
 def random_inputs(problem, seed: int = 0) -> list[np.ndarray]:
@@ -22,28 +19,13 @@ def random_inputs(problem, seed: int = 0) -> list[np.ndarray]:
 
 def run_problem(problem, inputs, device, family=None, params=None, backend=None):
     """Render, compile and launch one kernel for `problem` with contiguous operands."""
-    be = backend or backend_for(device)
+    from .tuner.measure import ProblemBench
     if family is None:
         family, _ = kernels.choose(problem, device)
     params = params or family.default(problem, device)
-    inputs = list(inputs)
-    for k, fn in family.transforms(problem, params).items():
-        inputs[k] = fn(inputs[k])
-    views = [View.contiguous(problem.out_shape)] + [View.contiguous(x.shape) for x in inputs]
-    ks = family.render(problem, params, views, be.lang)
-    program = be.compile(kernels.prelude(be.lang) + "\n" + ks.source)
-    out = np.empty(problem.out_shape, np.float32)
-    out_buf = be.alloc(out.size)
-    be.fill(out_buf, np.nan, out.size)
-    bufs = []
-    for x in inputs:
-        bufs.append(be.alloc(x.size))
-        be.upload(bufs[-1], x)
-    kern = be.kernel(program, ks.name, [out_buf] + bufs)
-    be.launch(kern, ks.global_size, ks.local_size)
-    be.download(out_buf, out)
-    be.finish()
-    return out
+    bench = ProblemBench(problem, device, backend, inputs=inputs)
+    [(_, handle, ks)] = bench.compile([(family, params)])
+    return bench.run(handle, ks)
 
 
 def max_rel_error(out: np.ndarray, ref: np.ndarray) -> float:

@@ -6,14 +6,10 @@ import warnings
 import numpy as np
 import pyopencl as cl
 
-from ..errors import BodaError
+from ..errors import CompileError
 from . import pocl_workaround
 
 ITEM = 4  # bytes per float32 element
-
-
-class CompileError(BodaError):
-    pass
 
 
 class OpenCLBackend:

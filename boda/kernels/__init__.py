@@ -5,11 +5,15 @@ lands, the runtime uses the applicable family whose default has the lowest cost 
 """
 from __future__ import annotations
 
-from . import conv_gemm, direct_conv, eltwise, lrn, matmul, pad, pool, softmax
+import numpy as np
+
+from ..layout import View
+from . import conv_gemm, conv_k1, conv_winograd, direct_conv, eltwise, lrn, matmul, pad, pool, pool_rows, softmax
 from .base import Family
 from .templating import KernelSource, prelude
 
-FAMILIES = [conv_gemm.FAMILY, direct_conv.FAMILY, pool.FAMILY, matmul.FAMILY,
+FAMILIES = [conv_gemm.FAMILY, conv_k1.FAMILY, conv_winograd.FAMILY, conv_gemm.SPLITK,
+            direct_conv.FAMILY, pool_rows.FAMILY, pool.FAMILY, matmul.FAMILY,
             eltwise.FAMILY, softmax.FAMILY, lrn.FAMILY, pad.FAMILY]
 BY_NAME = {f.name: f for f in FAMILIES}
 
@@ -41,6 +45,19 @@ def choose(problem, device, const_operands=None) -> tuple[Family, dict]:
     return best[1], best[2]
 
 
+def render_standalone(family, problem, params: dict, lang: str, inputs=None):
+    """Render a kernel for contiguous operands, as verification, timing and compile checks
+    run it. `inputs` (arrays in operand order, zeros if None) go through the family's
+    upload-time transforms; returns (KernelSource, the operand arrays as uploaded)."""
+    if inputs is None:
+        inputs = [np.zeros(s, np.float32) for s in problem.in_shapes]
+    inputs = list(inputs)
+    for k, fn in family.transforms(problem, params).items():
+        inputs[k] = fn(inputs[k])
+    views = [View.contiguous(problem.out_shape)] + [View.contiguous(x.shape) for x in inputs]
+    return family.render(problem, params, views, lang), inputs
+
+
 def program_source(sources, lang: str) -> str:
     """One program: the language prelude and each distinct kernel once."""
     seen, parts = set(), [prelude(lang)]
@@ -52,4 +69,4 @@ def program_source(sources, lang: str) -> str:
 
 
 __all__ = ["BY_NAME", "FAMILIES", "Family", "KernelSource", "choose", "families_for",
-           "prelude", "program_source"]
+           "prelude", "program_source", "render_standalone"]

@@ -15,6 +15,7 @@ A family answers these questions about a Problem:
 from __future__ import annotations
 
 import itertools
+import random
 
 from ..layout import View, numel
 from .templating import KernelSource
@@ -68,11 +69,31 @@ class Family:
             if self.valid(problem, device, params):
                 yield params
 
+    def work_items(self, problem, params: dict) -> int:
+        return numel(problem.out_shape)
+
+    def sample(self, problem, device, count: int, seed: int = 0, edges: bool = True) -> list:
+        """The default, then (edges) the points at each end of every parameter's range, then
+        `count` random points; no point twice."""
+        points = list(self.points(problem, device))
+        chosen = [self.default(problem, device)]
+        rng = random.Random(seed)
+        if edges and points:
+            for key in points[0]:
+                order = sorted(points, key=lambda p: (p[key], rng.random()))
+                chosen += [order[0], order[-1]]
+        chosen += rng.sample(points, min(count, len(points)))
+        return list({tuple(sorted(p.items())): p for p in chosen}.values())
+
     def useful_flops(self, problem, params: dict) -> float:
         return problem.flops
 
     def estimate(self, problem, params: dict, device) -> float:
-        return (self.useful_flops(problem, params) / (self.efficiency * peak_flops(device))
+        """Flops at the family's share of peak, slowed when there are too few work-items to
+        fill the device (a CPU core needs one, a GPU compute unit hundreds)."""
+        per_unit = 1 if device.kind == "cpu" else 256
+        fill = min(1.0, self.work_items(problem, params) / (per_unit * max(device.compute_units, 1)))
+        return (self.useful_flops(problem, params) / (self.efficiency * fill * peak_flops(device))
                 + LAUNCH_SECONDS)
 
 
@@ -86,10 +107,13 @@ class OnePerOutput(Family):
         self.template = template
         self.problem_types = problem_types
         self._adapt_views = adapt_views or (lambda problem, views: views)
-        self._work_items = work_items or (lambda problem: numel(problem.out_shape))
+        self._count = work_items or (lambda problem: numel(problem.out_shape))
 
     def applies(self, problem) -> bool:
         return isinstance(problem, self.problem_types)
+
+    def work_items(self, problem, params) -> int:
+        return self._count(problem)
 
     def space(self, problem, device) -> dict:
         return {"local": [s for s in LOCAL_SIZES if s <= device.max_work_group_size]}
@@ -100,6 +124,6 @@ class OnePerOutput(Family):
     def render(self, problem, params, views, lang) -> KernelSource:
         views = self._adapt_views(problem, list(views))
         return KernelSource.make(self.name, self.template, lang, problem, params, views,
-                                 self._work_items(problem), params["local"],
+                                 self.work_items(problem, params), params["local"],
                                  op=getattr(problem, "op", "copy"),
                                  act_=getattr(problem, "act", ()))

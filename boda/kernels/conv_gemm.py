@@ -64,7 +64,45 @@ class ConvGemm(Family):
             self.name, self.template, lang, problem, params, views,
             self.work_items(problem, params), params["local"], geo=geo,
             npt=cdiv(geo.pixels, params["tp"]), nmb=cdiv(geo.mg, params["tm"]),
-            mgp=cdiv(geo.mg, params["tm"]) * params["tm"])
+            mgp=cdiv(geo.mg, params["tm"]) * params["tm"], ks=params.get("ks", 1))
+
+
+class ConvSplitK(ConvGemm):
+    """Split-K: the same kernel with a work-group of ks work-items per output tile, each
+    summing every ks-th input channel, reduced in local memory. For batch-1 layers with few
+    output tiles and many input channels, where one work-item per tile leaves a GPU idle."""
+    name = "conv_splitk"
+    efficiency = 0.1
+
+    def applies(self, problem) -> bool:
+        return is_conv2d(problem) and problem.c // problem.group >= 16
+
+    def space(self, problem, device) -> dict:
+        return {"tm": [4, 8, 16, 32], "vw": vector_widths(device), "tp": [1, 2, 4, 8],
+                "ks": [k for k in (2, 4, 8, 16, 32, 64) if k <= device.max_work_group_size]}
+
+    def valid(self, problem, device, params) -> bool:
+        geo = Geometry.of(problem)
+        tm, vw, tp, ks = params["tm"], params["vw"], params["tp"], params["ks"]
+        if tm % vw or tm > 2 * max(geo.mg, vw) or tp > 2 * geo.pixels or ks > geo.cg:
+            return False
+        return (tm // vw) * tp <= 64 and 4 * ks * tm * tp <= device.local_mem
+
+    def default(self, problem, device) -> dict:
+        geo = Geometry.of(problem)
+        tm = 16 if geo.mg >= 12 else 8 if geo.mg >= 6 else 4
+        ks = max(k for k in (2, 4, 8, 16, 32) if k <= geo.cg // 8 or k == 2)
+        return {"tm": tm, "vw": min(tm, 16), "tp": 4 if geo.pixels >= 4 else 1,
+                "ks": min(ks, device.max_work_group_size)}
+
+    def work_items(self, problem, params) -> int:
+        geo = Geometry.of(problem)
+        tiles = geo.n * geo.g * cdiv(geo.mg, params["tm"]) * cdiv(geo.pixels, params["tp"])
+        return tiles * params["ks"]
+
+    def render(self, problem, params, views, lang) -> KernelSource:
+        return super().render(problem, dict(params, ku=1, local=params["ks"]), views, lang)
 
 
 FAMILY = ConvGemm()
+SPLITK = ConvSplitK()

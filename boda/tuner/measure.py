@@ -16,8 +16,8 @@ import numpy as np
 
 from .. import kernels
 from ..backends import backend_for
-from ..backends.opencl import CompileError
-from ..layout import View
+from ..layout import numel
+from ..errors import CompileError
 from ..reference import reference
 from ..verify import max_rel_error, random_inputs
 
@@ -36,33 +36,28 @@ class Trial:
 class ProblemBench:
     """One Problem's operands on a device, ready to compile, verify and time candidates."""
 
-    def __init__(self, problem, device, backend=None, seed: int = 0):
+    def __init__(self, problem, device, backend=None, seed: int = 0, inputs=None):
         self.problem = problem
         self.device = device
         self.be = backend or backend_for(device)
-        self.inputs = random_inputs(problem, seed)
-        self.expected = reference(problem, *self.inputs)
-        self.out = self.be.alloc(self.expected.size)
-        self._operands = {}  # (operand index, transform key) -> device buffer
-
-    def _operand(self, k: int, family, params, fn):
-        key = (k, family.name, tuple(sorted(params.items())) if fn else None)
-        if key not in self._operands:
-            value = fn(self.inputs[k]) if fn else self.inputs[k]
-            buf = self.be.alloc(value.size)
-            self.be.upload(buf, value)
-            self._operands[key] = (buf, value.shape)
-        return self._operands[key]
+        self.inputs = list(inputs) if inputs is not None else random_inputs(problem, seed)
+        self._expected = None
+        self.out = self.be.alloc(numel(problem.out_shape))
+        self._operands = {}  # (operand index[, family, params]) -> device buffer
 
     def prepare(self, family, params):
-        """Render one candidate; returns (KernelSource, argument buffers)."""
-        fns = family.transforms(self.problem, params)
-        args, views = [self.out], [View.contiguous(self.problem.out_shape)]
-        for k in range(len(self.inputs)):
-            buf, shape = self._operand(k, family, params, fns.get(k))
-            args.append(buf)
-            views.append(View.contiguous(shape))
-        return family.render(self.problem, params, views, self.be.lang), args
+        """Render one candidate; returns (KernelSource, argument buffers). Operands a family
+        re-lays-out are uploaded once per layout."""
+        ks, values = kernels.render_standalone(family, self.problem, params, self.be.lang,
+                                               self.inputs)
+        args = [self.out]
+        for k, value in enumerate(values):
+            key = (k, family.name, ks.params) if value is not self.inputs[k] else (k,)
+            if key not in self._operands:
+                self._operands[key] = self.be.alloc(value.size)
+                self.be.upload(self._operands[key], value)
+            args.append(self._operands[key])
+        return ks, args
 
     def compile(self, candidates):
         """Compile (family, params) candidates as one program; a failing batch is retried one
@@ -84,14 +79,25 @@ class ProblemBench:
                 out.append((t, None, ks))
         return out
 
-    def verify(self, trial, handle, ks) -> bool:
+    @property
+    def expected(self) -> np.ndarray:
+        if self._expected is None:
+            self._expected = reference(self.problem, *self.inputs)
+        return self._expected
+
+    def run(self, handle, ks) -> np.ndarray:
+        """One launch on an output buffer poisoned with NaN; returns the output."""
         be = self.be
-        result = np.empty(self.expected.shape, np.float32)
+        result = np.empty(self.problem.out_shape, np.float32)
+        be.fill(self.out, np.nan, result.size)
+        be.launch(handle, ks.global_size, ks.local_size)
+        be.download(self.out, result)
+        be.finish()
+        return result
+
+    def verify(self, trial, handle, ks) -> bool:
         try:
-            be.fill(self.out, np.nan, result.size)
-            be.launch(handle, ks.global_size, ks.local_size)
-            be.download(self.out, result)
-            be.finish()
+            result = self.run(handle, ks)
         except Exception as exc:  # a launch failure is the candidate's, not ours
             trial.status, trial.cause = "run_error", str(exc).splitlines()[0]
             return False
@@ -115,6 +121,15 @@ class ProblemBench:
         trial.times = times
         trial.seconds = statistics.median(times)
         return trial
+
+    def check(self, candidates) -> list[Trial]:
+        """Compile and verify every (family, params) candidate, without timing."""
+        trials = []
+        for trial, handle, ks in self.compile(candidates):
+            if handle is not None:
+                self.verify(trial, handle, ks)
+            trials.append(trial)
+        return trials
 
     def measure(self, candidates, **timing) -> list[Trial]:
         """Compile, verify and time every (family, params) candidate; best first."""

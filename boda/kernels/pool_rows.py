@@ -1,0 +1,49 @@
+"""2-D pooling with a row segment of tw outputs per work-item and unrolled windows."""
+from __future__ import annotations
+
+from ..problems import Pool
+from .base import Family
+from .conv_common import Geometry, local_sizes
+from .templating import KernelSource, cdiv
+
+
+def _geometry(p: Pool) -> Geometry:
+    (h, w), (oh, ow) = p.in_size, p.out_size
+    return Geometry(p.n, 1, p.c, p.c, h, w, oh, ow, *p.kernel, *p.stride, *p.pad_begin,
+                    *p.dilation)
+
+
+class PoolRows(Family):
+    name = "pool_rows"
+    template = "pool_rows.j2"
+    efficiency = 0.01  # pooling is memory-bound: a few flops per loaded value
+
+    def applies(self, problem) -> bool:
+        return (isinstance(problem, Pool) and len(problem.in_size) == 2
+                and problem.kernel[0] * problem.kernel[1] <= 64)
+
+    def space(self, problem, device) -> dict:
+        return {"tw": [1, 2, 4, 8], "local": local_sizes(device, (1, 4, 16, 64))}
+
+    def valid(self, problem, device, params) -> bool:
+        return params["tw"] <= max(problem.out_size[1], 1) * 2
+
+    def default(self, problem, device) -> dict:
+        return {"tw": 8 if problem.out_size[1] >= 8 else 1,
+                "local": min(16, device.max_work_group_size)}
+
+    def work_items(self, problem, params) -> int:
+        oh, ow = problem.out_size
+        return problem.n * problem.c * oh * cdiv(ow, params["tw"])
+
+    def useful_flops(self, problem, params) -> float:
+        return problem.flops / 4  # unrolled windows without per-element index math
+
+    def render(self, problem, params, views, lang) -> KernelSource:
+        return KernelSource.make(self.name, self.template, lang, problem, params, views,
+                                 self.work_items(problem, params), params["local"],
+                                 geo=_geometry(problem),
+                                 ntx=cdiv(problem.out_size[1], params["tw"]))
+
+
+FAMILY = PoolRows()

@@ -1,0 +1,96 @@
+"""Every convolution family on random shapes and at several points of its space, including
+the edges of each parameter's range, against the numpy reference (output poisoned first)."""
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from boda import kernels
+from boda.problems import Conv
+from boda.tuner.measure import ProblemBench
+
+CONV_FAMILIES = ["conv_gemm", "conv_k1", "conv_winograd", "conv_splitk"]
+
+
+@st.composite
+def conv_problems(draw, family):
+    """Random 2-D convolutions the family applies to."""
+    group = draw(st.sampled_from([1, 1, 2, 3])) if family != "conv_k1" else 1
+    cg = draw(st.integers(1, 7)) if family != "conv_splitk" else draw(st.integers(16, 40))
+    mg = draw(st.integers(1, 19))
+    if family == "conv_k1":
+        kernel, stride, dilation = (1, 1), (1, 1), (1, 1)
+        pads = ((0, 0), (0, 0))
+    elif family == "conv_winograd":
+        kernel, stride, dilation = (3, 3), (1, 1), (1, 1)
+        pads = tuple(tuple(draw(st.integers(0, 2)) for _ in range(2)) for _ in range(2))
+    else:
+        kernel = (draw(st.integers(1, 5)), draw(st.integers(1, 5)))
+        stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+        dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+        pads = tuple(tuple(draw(st.integers(0, k - 1)) for k in kernel) for _ in range(2))
+    span = [(k - 1) * d + 1 for k, d in zip(kernel, dilation)]
+    size = tuple(draw(st.integers(max(1, s - pb - pe), 15)) for s, pb, pe in
+                 zip(span, *pads))
+    act = draw(st.sampled_from([(), ("relu",), ("leakyrelu", 0.1), ("clip", -0.5, 0.5)]))
+    return Conv(draw(st.sampled_from([1, 1, 2, 3])), cg * group, mg * group, size, kernel,
+                stride, pads[0], pads[1], dilation, group, draw(st.booleans()), act)
+
+
+@pytest.mark.parametrize("name", CONV_FAMILIES)
+def test_family_matches_reference(name, device):
+    family = kernels.BY_NAME[name]
+
+    @settings(max_examples=6, deadline=None, derandomize=True,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(problem=conv_problems(name), seed=st.integers(0, 2**16))
+    def check(problem, seed):
+        assert family.applies(problem)
+        points = family.sample(problem, device, 3, seed)
+        assert points[1:], f"{name} has an empty space for {problem.signature}"
+        trials = ProblemBench(problem, device, seed=seed).check(
+            [(family, p) for p in points])
+        bad = [(t.params, t.status, t.cause) for t in trials if t.status != "ok"]
+        assert not bad, (problem.signature, bad)
+
+    check()
+
+
+@pytest.mark.parametrize("name", CONV_FAMILIES)
+def test_family_on_squeezenet_shapes(name, device):
+    """A layer of real size (channel counts not multiples of the tiles), batch 1 and 2."""
+    family = kernels.BY_NAME[name]
+    k = 1 if name == "conv_k1" else 3
+    for n in (1, 2):
+        problem = Conv(n, 48, 37, (13, 13), (k, k), (1, 1), (k // 2,) * 2, (k // 2,) * 2,
+                       (1, 1), 1, True, ("relu",))
+        points = family.sample(problem, device, 2, n)
+        trials = ProblemBench(problem, device, seed=n).check([(family, p) for p in points])
+        assert all(t.status == "ok" for t in trials), [(t.params, t.cause) for t in trials]
+
+
+def test_wrong_kernel_is_caught(device):
+    """The check fails a kernel that computes something else: the kernel for the same
+    layer without its ReLU, swapped in under the candidate."""
+    family = kernels.BY_NAME["conv_gemm"]
+    right = Conv(1, 8, 8, (5, 5), (3, 3), (1, 1), (1, 1), (1, 1), (1, 1), 1, True, ("relu",))
+    wrong = Conv(1, 8, 8, (5, 5), (3, 3), (1, 1), (1, 1), (1, 1), (1, 1), 1, True, ())
+    bench = ProblemBench(right, device)
+    original = bench.prepare
+
+    def prepare(f, params):
+        _, args = original(f, params)
+        return kernels.render_standalone(f, wrong, params, bench.be.lang)[0], args
+    bench.prepare = prepare
+    [trial] = bench.check([(family, family.default(right, device))])
+    assert trial.status == "wrong"
+
+
+def test_default_choice_uses_tiled_families(device):
+    conv1x1 = Conv(1, 64, 16, (55, 55), (1, 1), (1, 1), (0, 0), (0, 0), (1, 1), 1, True, ())
+    conv3x3 = Conv(1, 16, 64, (55, 55), (3, 3), (1, 1), (1, 1), (1, 1), (1, 1), 1, True, ())
+    assert kernels.choose(conv1x1, device)[0].name in ("conv_k1", "conv_gemm")
+    assert kernels.choose(conv3x3, device)[0].name != "direct_conv"
+    # a family that re-lays-out the filters needs them constant
+    assert kernels.choose(conv3x3, device, const_operands={0, 2})[0].name == "direct_conv"

@@ -1,0 +1,56 @@
+"""Every kernel family's renderings for every SqueezeNet 1.0 / 1.1 layer compile: as OpenCL C
+on the default device, and as CUDA C with NVRTC for sm_80 and sm_90 (no GPU needed).
+
+Spaces run to thousands of points, so each (layer, family) contributes its default and a
+random sample; the edges of every range are compiled and run in test_conv_families.py.
+All kernels of one layer are built as one program, as the tuner builds them.
+"""
+from __future__ import annotations
+
+import functools
+
+import pytest
+
+from boda import kernels, zoo
+from boda.backends import nvrtc
+from boda.backends.opencl import OpenCLBackend
+from boda.layers import plan_model
+
+SAMPLE = 3
+
+
+@functools.lru_cache(maxsize=None)
+def squeezenet_problems() -> list:
+    seen = {}
+    for name in ("squeezenet1_0", "squeezenet1_1"):
+        for step in plan_model(zoo.build(name), batch=1).steps:
+            seen.setdefault(step.problem.signature, step.problem)
+    return list(seen.values())
+
+
+def layer_sources(problem, device, lang):
+    out = []
+    for family in kernels.families_for(problem):
+        for k, params in enumerate(family.sample(problem, device, SAMPLE, seed=7, edges=False)):
+            out.append(kernels.render_standalone(family, problem, params, lang)[0])
+    return out
+
+
+def test_every_layer_has_a_tiled_conv_family(device):
+    convs = [p for p in squeezenet_problems() if p.kind == "conv"]
+    assert len(convs) >= 20
+    for p in convs:
+        names = {f.name for f in kernels.families_for(p)}
+        assert names & {"conv_gemm", "conv_k1", "conv_winograd"}, p.signature
+
+
+@pytest.mark.parametrize("problem", squeezenet_problems(),
+                         ids=[f"{i}-{p.kind}" for i, p in enumerate(squeezenet_problems())])
+def test_layer_compiles(problem, device):
+    OpenCLBackend(device).compile(kernels.program_source(
+        layer_sources(problem, device, "opencl"), "opencl"))
+    if not nvrtc.available():
+        pytest.skip("NVRTC is not installed (pip install cuda-bindings nvidia-cuda-nvrtc-cu12)")
+    source = kernels.program_source(layer_sources(problem, device, "cuda"), "cuda")
+    for arch in nvrtc.ARCHS:
+        assert nvrtc.compile_cuda(source, arch)
