@@ -9,26 +9,13 @@ Prints a markdown table and writes it (with the machine and versions) to --out.
 from __future__ import annotations
 
 import argparse
-import platform
 import time
 
 import numpy as np
-import onnx
-import onnxruntime as ort
-import pyopencl
+from common import machine_lines, median_seconds, ort_session
 
 import boda
 from boda import zoo
-
-
-def median_seconds(fn, repeat):
-    fn()  # warm up: PoCL finishes code generation at the first launch
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
 
 
 def main():
@@ -48,10 +35,7 @@ def main():
         x = np.random.default_rng(0).standard_normal((args.batch, 3, 224, 224)
                                                      ).astype(np.float32)
         sess = boda.compile(model, args.device)
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = 2
-        ref = ort.InferenceSession(model.SerializeToString(), opts,
-                                   providers=["CPUExecutionProvider"])
+        ref = ort_session(model)
         t_boda = median_seconds(lambda: sess.run(None, {"data": x}), args.repeat)
         t_ort = median_seconds(lambda: ref.run(None, {"data": x}), args.repeat)
         eng = sess.engine
@@ -75,11 +59,7 @@ def main():
         "",
         f"Command: `python benchmarks/latency.py --models {args.models} --batch {args.batch}"
         f" --repeat {args.repeat}`",
-        f"Machine: {platform.machine()}, {_cpu_name()}, {_cores()} cores; device "
-        f"{dev.name} ({dev.platform}, {dev.driver_version})",
-        f"Versions: boda {boda.__version__}, onnxruntime {ort.__version__} (2 threads), "
-        f"pyopencl {pyopencl.VERSION_TEXT}, onnx {onnx.__version__}, "
-        f"numpy {np.__version__}, Python {platform.python_version()}",
+        *machine_lines(dev),
         f"Date: {time.strftime('%Y-%m-%d')}. Median of {args.repeat} runs after a warm-up; "
         "both engines measured in the same process, one after the other.",
         "",
@@ -89,19 +69,6 @@ def main():
     if args.out:
         with open(args.out, "w") as f:
             f.write(text)
-
-
-def _cpu_name():
-    try:
-        with open("/proc/cpuinfo") as f:
-            return next(ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or "unknown CPU"
-
-
-def _cores():
-    import os
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import kernels
-from .kernels.base import TOLERANCE  # noqa: F401 (re-exported for tests)
+from .kernels.base import TOLERANCE  # noqa: F401  (re-exported for tests)
 from .reference import reference
 
 

@@ -10,7 +10,7 @@ from boda import kernels
 from boda.problems import Conv
 from boda.tuner.measure import ProblemBench
 
-CONV_FAMILIES = ["conv_gemm", "conv_k1", "conv_winograd", "conv_splitk"]
+CONV_FAMILIES = ["conv_gemm", "conv_k1", "conv_winograd", "conv_splitk", "conv_direct_tiled"]
 
 
 @st.composite

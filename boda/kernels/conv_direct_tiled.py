@@ -1,0 +1,77 @@
+"""Direct convolution, register-tiled: tw outputs of a row x tm channels per work-item, input
+row segments reused across filter columns, filters optionally staged in local memory."""
+from __future__ import annotations
+
+from .base import Family
+from .conv_common import Geometry, is_conv2d, local_sizes, reblock_filters, vector_widths
+from .templating import KernelSource, cdiv
+
+CHANNEL_BLOCKS = (4, 8, 16, 32)
+
+
+class ConvDirectTiled(Family):
+    name = "conv_direct_tiled"
+    template = "conv_direct_tiled.j2"
+    efficiency = 0.3
+    transformed = (1,)
+
+    def applies(self, problem) -> bool:
+        return is_conv2d(problem)
+
+    def space(self, problem, device) -> dict:
+        return {"tm": [4, 8, 16, 32], "vw": vector_widths(device), "tw": [1, 2, 4, 6, 8],
+                "lmem": [0, 1], "cb": list(CHANNEL_BLOCKS), "local": local_sizes(device)}
+
+    def valid(self, problem, device, params) -> bool:
+        geo = Geometry.of(problem)
+        tm, vw, tw = params["tm"], params["vw"], params["tw"]
+        if tm % vw or tm > 2 * max(geo.mg, 4) or tw > geo.ow:
+            return False
+        if not params["lmem"] and params["cb"] != CHANNEL_BLOCKS[0]:
+            return False  # cb only matters when staging: one point stands for all
+        if params["lmem"] and (4 * geo.kh * geo.kw * params["cb"] * tm > device.local_mem
+                               or params["cb"] > 2 * geo.cg):
+            return False
+        return (tm // vw) * tw <= 64 and params["local"] <= self.work_items(problem, params)
+
+    def default(self, problem, device) -> dict:
+        geo = Geometry.of(problem)
+        tm = 32 if geo.mg >= 24 else 16 if geo.mg >= 12 else 8 if geo.mg >= 6 else 4
+        tw = max(t for t in (1, 2, 4, 6) if t <= geo.ow)
+        params = {"tm": tm, "vw": min(tm, 16), "tw": tw, "lmem": 0, "cb": CHANNEL_BLOCKS[0],
+                  "local": 1}
+        items = self.work_items(problem, params)
+        params["local"] = max(s for s in local_sizes(device, (1, 2, 4, 8, 16))
+                              if s <= max(items // (4 * device.compute_units), 1))
+        return params
+
+    def _tiles(self, problem, params):
+        geo = Geometry.of(problem)
+        ntx = cdiv(geo.ow, params["tw"])
+        npt = geo.oh * ntx
+        nptp = cdiv(npt, params["local"]) * params["local"] if params["lmem"] else npt
+        return geo, ntx, npt, nptp
+
+    def work_items(self, problem, params) -> int:
+        geo, _, _, nptp = self._tiles(problem, params)
+        return geo.n * geo.g * cdiv(geo.mg, params["tm"]) * nptp
+
+    def transforms(self, problem, params) -> dict:
+        return {1: reblock_filters(problem, params["tm"])}
+
+    def useful_flops(self, problem, params) -> float:
+        geo, ntx, _, _ = self._tiles(problem, params)
+        reuse = 1.0 if geo.kw > 1 else 1.4  # a 1x1 filter reuses nothing along the row
+        return (reuse * problem.flops * cdiv(geo.mg, params["tm"]) * params["tm"] / geo.mg
+                * ntx * params["tw"] / geo.ow)
+
+    def render(self, problem, params, views, lang) -> KernelSource:
+        geo, ntx, npt, nptp = self._tiles(problem, params)
+        return KernelSource.make(
+            self.name, self.template, lang, problem, params, views,
+            self.work_items(problem, params), params["local"], geo=geo, ntx=ntx, npt=npt,
+            nptp=nptp, nmb=cdiv(geo.mg, params["tm"]),
+            mgp=cdiv(geo.mg, params["tm"]) * params["tm"])
+
+
+FAMILY = ConvDirectTiled()
