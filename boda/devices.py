@@ -29,7 +29,8 @@ class Device:
     compute_units: int
     global_mem: int
     local_mem: int
-    max_work_group_size: int
+    max_work_group_size: int  # for 1-D launches: also within max_work_item_sizes[0]
+    vector_width: int = 4     # preferred float vector width
     handle: object = field(default=None, compare=False, repr=False, hash=False)
 
     @property
@@ -81,7 +82,9 @@ def _opencl_devices() -> list[Device]:
                 driver_version=d.driver_version.strip(),
                 opencl_c_version=getattr(d, "opencl_c_version", "").strip(), kind=kind,
                 compute_units=d.max_compute_units, global_mem=d.global_mem_size,
-                local_mem=d.local_mem_size, max_work_group_size=d.max_work_group_size,
+                local_mem=d.local_mem_size,
+                max_work_group_size=min(d.max_work_group_size, d.max_work_item_sizes[0]),
+                vector_width=max(int(d.preferred_vector_width_float), 1),
                 handle=d))
     return out
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import kernels
-from .kernels.base import TOLERANCE  # noqa: F401  (re-exported for tests)
+from .errors import CompileError
 from .reference import reference
 
 
@@ -24,7 +24,9 @@ def run_problem(problem, inputs, device, family=None, params=None, backend=None)
         family, _ = kernels.choose(problem, device)
     params = params or family.default(problem, device)
     bench = ProblemBench(problem, device, backend, inputs=inputs)
-    [(_, handle, ks)] = bench.compile([(family, params)])
+    [(trial, handle, ks)] = bench.compile([(family, params)])
+    if handle is None:
+        raise CompileError(trial.cause)
     return bench.run(handle, ks)
 
 

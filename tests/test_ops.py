@@ -16,7 +16,8 @@ import boda
 from boda.graph import optimize
 from boda.onnx_import import import_model
 from boda.planner import make_plan
-from boda.verify import TOLERANCE, check_problem
+from boda.kernels.base import TOLERANCE
+from boda.verify import check_problem
 from conftest import assert_close, ort_run
 
 SETTINGS = settings(max_examples=25, deadline=None, derandomize=True,

@@ -9,13 +9,14 @@ import numpy as np
 
 from ..layout import View
 from . import (conv_direct_tiled, conv_gemm, conv_k1, conv_winograd, direct_conv, eltwise,
-               lrn, matmul, pad, pool, pool_rows, softmax)
+               lrn, matmul, matmul_tiled, pad, pool, pool_rows, softmax)
 from .base import Family
 from .templating import KernelSource, prelude
 
 FAMILIES = [conv_gemm.FAMILY, conv_k1.FAMILY, conv_winograd.FAMILY, conv_direct_tiled.FAMILY,
-            conv_gemm.SPLITK, direct_conv.FAMILY, pool_rows.FAMILY, pool.FAMILY, matmul.FAMILY,
-            eltwise.FAMILY, softmax.FAMILY, lrn.FAMILY, pad.FAMILY]
+            conv_gemm.SPLITK, direct_conv.FAMILY, pool_rows.FAMILY, pool.FAMILY,
+            matmul_tiled.FAMILY, matmul.FAMILY, eltwise.FAMILY, softmax.FAMILY, lrn.FAMILY,
+            pad.FAMILY]
 BY_NAME = {f.name: f for f in FAMILIES}
 
 

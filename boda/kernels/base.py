@@ -72,6 +72,14 @@ class Family:
     def work_items(self, problem, params: dict) -> int:
         return numel(problem.out_shape)
 
+    def with_default_local(self, problem, device, params: dict, sizes=(1, 2, 4, 8, 16)):
+        """`params` plus the largest work-group size from `sizes` that still leaves at least
+        4 work-groups per compute unit."""
+        items = self.work_items(problem, dict(params, local=1))
+        target = min(max(items // (4 * max(device.compute_units, 1)), 1),
+                     device.max_work_group_size)
+        return dict(params, local=max(s for s in sizes if s <= target or s == 1))
+
     def sample(self, problem, device, count: int, seed: int = 0, edges: bool = True) -> list:
         """The default, then (edges) the points at each end of every parameter's range, then
         `count` random points; no point twice."""
@@ -92,7 +100,8 @@ class Family:
         """Flops at the family's share of peak, slowed when there are too few work-items to
         fill the device (a CPU core needs one, a GPU compute unit hundreds)."""
         per_unit = 1 if device.kind == "cpu" else 256
-        fill = min(1.0, self.work_items(problem, params) / (per_unit * max(device.compute_units, 1)))
+        units = per_unit * max(device.compute_units, 1)
+        fill = min(1.0, self.work_items(problem, params) / units)
         return (self.useful_flops(problem, params) / (self.efficiency * fill * peak_flops(device))
                 + LAUNCH_SECONDS)
 

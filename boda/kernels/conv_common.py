@@ -77,5 +77,10 @@ def vector_widths(device, upto: int = 16) -> list[int]:
     return [v for v in VECTOR_WIDTHS if v <= upto]
 
 
+def default_vector_width(device, tile: int) -> int:
+    """The device's preferred float vector width, cut to the tile (and to a width we have)."""
+    return max(v for v in VECTOR_WIDTHS if v <= min(tile, device.vector_width) or v == 1)
+
+
 def local_sizes(device, sizes=(1, 2, 4, 8, 16, 32, 64, 128, 256)) -> list[int]:
     return [s for s in sizes if s <= device.max_work_group_size]

@@ -3,7 +3,8 @@ row segments reused across filter columns, filters optionally staged in local me
 from __future__ import annotations
 
 from .base import Family
-from .conv_common import Geometry, is_conv2d, local_sizes, reblock_filters, vector_widths
+from .conv_common import (Geometry, default_vector_width, is_conv2d, local_sizes,
+                          reblock_filters, vector_widths)
 from .templating import KernelSource, cdiv
 
 CHANNEL_BLOCKS = (4, 8, 16, 32)
@@ -38,12 +39,9 @@ class ConvDirectTiled(Family):
         geo = Geometry.of(problem)
         tm = 32 if geo.mg >= 24 else 16 if geo.mg >= 12 else 8 if geo.mg >= 6 else 4
         tw = max(t for t in (1, 2, 4, 6) if t <= geo.ow)
-        params = {"tm": tm, "vw": min(tm, 16), "tw": tw, "lmem": 0, "cb": CHANNEL_BLOCKS[0],
-                  "local": 1}
-        items = self.work_items(problem, params)
-        params["local"] = max(s for s in local_sizes(device, (1, 2, 4, 8, 16))
-                              if s <= max(items // (4 * device.compute_units), 1))
-        return params
+        params = {"tm": tm, "vw": default_vector_width(device, tm), "tw": tw, "lmem": 0,
+                  "cb": CHANNEL_BLOCKS[0]}
+        return self.with_default_local(problem, device, params)
 
     def _tiles(self, problem, params):
         geo = Geometry.of(problem)

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from ..layout import View
 from .base import Family
-from .conv_common import Geometry, is_conv2d, local_sizes, reblock_filters, vector_widths
+from .conv_common import (Geometry, default_vector_width, is_conv2d, local_sizes,
+                          reblock_filters, vector_widths)
 from .templating import KernelSource, cdiv
 
 
@@ -37,13 +38,10 @@ class ConvGemm(Family):
     def default(self, problem, device) -> dict:
         geo = Geometry.of(problem)
         tm = 16 if geo.mg >= 12 else 8 if geo.mg >= 6 else 4 if geo.mg >= 3 else 1
-        vw = min(tm, 16)
+        vw = default_vector_width(device, tm)
         tp = 8 if geo.pixels >= 8 else geo.pixels
-        params = {"tm": tm, "vw": vw, "tp": tp, "ku": 1, "local": 1}
-        items = self.work_items(problem, params)
-        params["local"] = max(s for s in local_sizes(device, (1, 2, 4, 8, 16))
-                              if s <= max(items // (4 * device.compute_units), 1))
-        return params
+        params = {"tm": tm, "vw": vw, "tp": tp, "ku": 1}
+        return self.with_default_local(problem, device, params)
 
     def work_items(self, problem, params) -> int:
         geo = Geometry.of(problem)
@@ -92,8 +90,8 @@ class ConvSplitK(ConvGemm):
         geo = Geometry.of(problem)
         tm = 16 if geo.mg >= 12 else 8 if geo.mg >= 6 else 4
         ks = max(k for k in (2, 4, 8, 16, 32) if k <= geo.cg // 8 or k == 2)
-        return {"tm": tm, "vw": min(tm, 16), "tp": 4 if geo.pixels >= 4 else 1,
-                "ks": min(ks, device.max_work_group_size)}
+        return {"tm": tm, "vw": default_vector_width(device, tm),
+                "tp": 4 if geo.pixels >= 4 else 1, "ks": min(ks, device.max_work_group_size)}
 
     def work_items(self, problem, params) -> int:
         geo = Geometry.of(problem)

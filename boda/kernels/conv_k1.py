@@ -3,7 +3,8 @@ the pixels: suits layers with many pixels and few output channels (SqueezeNet's 
 from __future__ import annotations
 
 from .base import Family
-from .conv_common import Geometry, is_conv2d, local_sizes, reblock_filters, vector_widths
+from .conv_common import (Geometry, default_vector_width, is_conv2d, local_sizes,
+                          reblock_filters, vector_widths)
 from .templating import KernelSource, cdiv
 
 
@@ -31,13 +32,10 @@ class ConvK1(Family):
     def default(self, problem, device) -> dict:
         geo = Geometry.of(problem)
         tp = max(t for t in (1, 2, 4, 8, 16, 32) if t <= geo.pixels)
-        vw = min(tp, 16)
+        vw = default_vector_width(device, tp)
         tm = max(t for t in (1, 2, 4, 8) if t <= max(geo.mg // 2, 1) and t * (tp // vw) <= 16)
-        params = {"tm": tm, "vw": vw, "tp": tp, "ku": 1, "local": 1}
-        items = self.work_items(problem, params)
-        params["local"] = max(s for s in local_sizes(device, (1, 2, 4, 8, 16))
-                              if s <= max(items // (4 * device.compute_units), 1))
-        return params
+        params = {"tm": tm, "vw": vw, "tp": tp, "ku": 1}
+        return self.with_default_local(problem, device, params)
 
     def work_items(self, problem, params) -> int:
         geo = Geometry.of(problem)

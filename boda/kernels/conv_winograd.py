@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .base import TOLERANCE, Family
-from .conv_common import Geometry, is_conv2d, local_sizes, vector_widths
+from .conv_common import Geometry, default_vector_width, is_conv2d, local_sizes, vector_widths
 from .templating import KernelSource, cdiv
 
 G_MATRIX = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]], np.float64)
@@ -56,11 +56,8 @@ class ConvWinograd(Family):
     def default(self, problem, device) -> dict:
         geo = Geometry.of(problem)
         tm = 16 if geo.mg >= 12 else 8 if geo.mg >= 6 else 4
-        params = {"tm": tm, "vw": min(tm, 16), "tt": 1, "local": 1}
-        items = self.work_items(problem, params)
-        params["local"] = max(s for s in local_sizes(device, (1, 2, 4, 8, 16))
-                              if s <= max(items // (4 * device.compute_units), 1))
-        return params
+        params = {"tm": tm, "vw": default_vector_width(device, tm), "tt": 1}
+        return self.with_default_local(problem, device, params)
 
     def work_items(self, problem, params) -> int:
         geo = Geometry.of(problem)

@@ -3,7 +3,8 @@ from ..problems import MatMul
 from .base import OnePerOutput
 
 
-def _views(p: MatMul, views):
+def adapt_views(p: MatMul, views):
+    """Operand views in the kernel's terms: op(A) [.., m, k], op(B) [.., k, n], C [.., m, n]."""
     out, a, b, *c = views
     batch = p.batch
     if p.trans_a:
@@ -16,4 +17,4 @@ def _views(p: MatMul, views):
     return [out, a, b] + c
 
 
-FAMILY = OnePerOutput("matmul", "matmul.j2", (MatMul,), adapt_views=_views)
+FAMILY = OnePerOutput("matmul", "matmul.j2", (MatMul,), adapt_views=adapt_views)

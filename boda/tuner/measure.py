@@ -61,14 +61,17 @@ class ProblemBench:
 
     def compile(self, candidates):
         """Compile (family, params) candidates as one program; a failing batch is retried one
-        by one so each failure is attributed. Returns [(trial, kernel handle or None)]."""
+        by one so each failure is attributed to its candidate (status compile_error).
+        Returns [(trial, kernel handle or None, KernelSource)]."""
         prepared = [(Trial(f.name, p), *self.prepare(f, p)) for f, p in candidates]
-        try:
-            program = self.be.compile(kernels.program_source([ks for _, ks, _ in prepared], self.be.lang))
-            return [(t, self.be.kernel(program, ks.name, args), ks) for t, ks, args in prepared]
-        except CompileError:
-            if len(prepared) == 1:
-                raise
+        if len(prepared) > 1:
+            try:
+                program = self.be.compile(
+                    kernels.program_source([ks for _, ks, _ in prepared], self.be.lang))
+                return [(t, self.be.kernel(program, ks.name, args), ks)
+                        for t, ks, args in prepared]
+            except CompileError:
+                pass
         out = []
         for t, ks, args in prepared:
             try:
