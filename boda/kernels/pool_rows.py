@@ -1,4 +1,5 @@
-"""2-D pooling with a row segment of tw outputs per work-item and unrolled windows."""
+"""2-D pooling with a row segment of tw outputs per work-item and unrolled windows; with
+vw > 1, interior tiles are reduced on vectors of vw inputs (tw = (vw - 1) // stride + 1)."""
 from __future__ import annotations
 
 from ..problems import Pool
@@ -23,14 +24,23 @@ class PoolRows(Family):
                 and problem.kernel[0] * problem.kernel[1] <= 64)
 
     def space(self, problem, device) -> dict:
-        return {"tw": [1, 2, 4, 8], "local": local_sizes(device, (1, 4, 16, 64))}
+        return {"tw": [1, 2, 4, 6, 8, 16], "vw": [1, 4, 8, 16],
+                "local": local_sizes(device, (1, 4, 16, 64))}
 
     def valid(self, problem, device, params) -> bool:
-        return params["tw"] <= max(problem.out_size[1], 1) * 2
+        tw, vw = params["tw"], params["vw"]
+        if vw > 1 and (tw != (vw - 1) // problem.stride[1] + 1 or vw > problem.in_size[1]):
+            return False
+        return tw <= max(problem.out_size[1], 1) * 2
 
     def default(self, problem, device) -> dict:
-        return {"tw": 8 if problem.out_size[1] >= 8 else 1,
-                "local": min(16, device.max_work_group_size)}
+        local = min(16, device.max_work_group_size)
+        w, ow, stride = problem.in_size[1], problem.out_size[1], problem.stride[1]
+        for vw in (16, 8, 4):
+            tw = (vw - 1) // stride + 1
+            if vw <= w and tw <= ow:
+                return {"tw": tw, "vw": vw, "local": local}
+        return {"tw": max(t for t in (1, 2, 4, 8) if t <= max(ow, 1)), "vw": 1, "local": local}
 
     def work_items(self, problem, params) -> int:
         oh, ow = problem.out_size

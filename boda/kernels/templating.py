@@ -38,7 +38,8 @@ def environment() -> jinja2.Environment:
                              lstrip_blocks=True, keep_trailing_newline=True)
     env.globals.update(at=at, at_flat=at_flat, decompose=decompose, act=act_expr, flt=flt,
                        numel=numel, names=names, vtype=vtype, vload=vload, vstore=vstore,
-                       vfma=vfma, lane=lane, vzero=vzero, cdiv=cdiv)
+                       vfma=vfma, vmax=vmax, lane=lane, vzero=vzero, vfill=vfill,
+                       cdiv=cdiv)
     return env
 
 
@@ -162,6 +163,14 @@ def vzero(ctx, n: int) -> str:
 
 
 @jinja2.pass_context
+def vfill(ctx, n: int, value: str) -> str:
+    """A vector with every lane set to the scalar expression `value`."""
+    if n == 1:
+        return value
+    return f"(float{n})({value})" if ctx["lang"] == "opencl" else f"bfill<{n}>({value})"
+
+
+@jinja2.pass_context
 def vload(ctx, n: int, ptr: str) -> str:
     """Load n consecutive floats starting at pointer expression `ptr`."""
     if n == 1:
@@ -186,6 +195,14 @@ def vfma(ctx, n: int, acc: str, scalar: str, vec: str) -> str:
     if ctx["lang"] == "opencl":
         return f"{acc} = fma((float{n})({scalar}), {vec}, {acc})"
     return f"bfma<{n}>({acc}, {scalar}, {vec})"
+
+
+@jinja2.pass_context
+def vmax(ctx, n: int, a: str, b: str) -> str:
+    """Lane-wise maximum of two vectors."""
+    if ctx["lang"] == "opencl" or n == 1:
+        return f"FMAXF({a}, {b})"
+    return f"bmax<{n}>({a}, {b})"
 
 
 @jinja2.pass_context
