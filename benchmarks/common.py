@@ -18,6 +18,21 @@ def median_seconds(fn, repeat: int) -> float:
     return float(np.median(times))
 
 
+def interleaved_medians(fns, repeat: int, block: int = 10) -> list[float]:
+    """Median seconds of each callable over `repeat` runs, taken in turns of `block` runs
+    so a slow spell of a shared machine hits every engine alike. The first run of each turn
+    is not counted: it pays for the other engine's threads still spinning down."""
+    times = [[] for _ in fns]
+    while len(times[0]) < repeat:
+        for k, fn in enumerate(fns):
+            fn()
+            for _ in range(min(block, repeat - len(times[k]))):
+                t0 = time.perf_counter()
+                fn()
+                times[k].append(time.perf_counter() - t0)
+    return [float(np.median(t)) for t in times]
+
+
 def ort_session(model, threads: int = 2):
     import onnxruntime as ort
     opts = ort.SessionOptions()

@@ -12,7 +12,7 @@ import argparse
 import time
 
 import numpy as np
-from common import machine_lines, median_seconds, ort_session
+from common import interleaved_medians, machine_lines, ort_session
 
 import boda
 from boda import zoo
@@ -36,8 +36,8 @@ def main():
                                                      ).astype(np.float32)
         sess = boda.compile(model, args.device)
         ref = ort_session(model)
-        t_boda = median_seconds(lambda: sess.run(None, {"data": x}), args.repeat)
-        t_ort = median_seconds(lambda: ref.run(None, {"data": x}), args.repeat)
+        t_boda, t_ort = interleaved_medians([lambda: sess.run(None, {"data": x}),
+                                             lambda: ref.run(None, {"data": x})], args.repeat)
         eng = sess.engine
         gflop = sum(layer.step.problem.flops for layer in eng.layers) / 1e9
         lines.append(f"| {name} | {args.batch} | {gflop:.2f} | {t_boda * 1e3:.1f} | "
@@ -61,7 +61,7 @@ def main():
         f" --repeat {args.repeat}`",
         *machine_lines(dev),
         f"Date: {time.strftime('%Y-%m-%d')}. Median of {args.repeat} runs after a warm-up; "
-        "both engines measured in the same process, one after the other.",
+        "both engines measured in the same process, taking turns of 10 runs.",
         "",
     ]
     text = "\n".join(header + lines + layer_tables) + "\n"

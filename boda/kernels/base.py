@@ -102,8 +102,12 @@ class Family:
         per_unit = 1 if device.kind == "cpu" else 256
         units = per_unit * max(device.compute_units, 1)
         fill = min(1.0, self.work_items(problem, params) / units)
-        return (self.useful_flops(problem, params) / (self.efficiency * fill * peak_flops(device))
-                + LAUNCH_SECONDS)
+        rate = self.efficiency_for(problem) * fill * peak_flops(device)
+        return self.useful_flops(problem, params) / rate + LAUNCH_SECONDS
+
+    def efficiency_for(self, problem) -> float:
+        """The share of peak this family's defaults sustain on `problem` (rough)."""
+        return self.efficiency
 
 
 class OnePerOutput(Family):

@@ -13,7 +13,7 @@ CHANNEL_BLOCKS = (4, 8, 16, 32)
 class ConvDirectTiled(Family):
     name = "conv_direct_tiled"
     template = "conv_direct_tiled.j2"
-    efficiency = 0.3
+    efficiency = 0.25
     transformed = (1,)
 
     def applies(self, problem) -> bool:
@@ -37,8 +37,8 @@ class ConvDirectTiled(Family):
 
     def default(self, problem, device) -> dict:
         geo = Geometry.of(problem)
-        tm = 32 if geo.mg >= 24 else 16 if geo.mg >= 12 else 8 if geo.mg >= 6 else 4
-        tw = max(t for t in (1, 2, 4, 6) if t <= geo.ow)
+        tm = 32 if geo.mg >= 24 and geo.cg >= 8 else 16 if geo.mg >= 12 else 8 if geo.mg >= 6 else 4
+        tw = max(t for t in ((1, 2, 4, 6) if tm == 32 else (1, 2, 4, 8)) if t <= geo.ow)
         params = {"tm": tm, "vw": default_vector_width(device, tm), "tw": tw, "lmem": 0,
                   "cb": CHANNEL_BLOCKS[0]}
         return self.with_default_local(problem, device, params)

@@ -11,7 +11,7 @@ from .templating import KernelSource, cdiv
 class ConvK1(Family):
     name = "conv_k1"
     template = "conv_k1.j2"
-    efficiency = 0.27
+    efficiency = 0.32
     transformed = (1,)
 
     def applies(self, problem) -> bool:
@@ -31,7 +31,8 @@ class ConvK1(Family):
 
     def default(self, problem, device) -> dict:
         geo = Geometry.of(problem)
-        tp = max(t for t in (1, 2, 4, 8, 16, 32) if t <= geo.pixels)
+        fits = [t for t in (1, 2, 4, 8, 16, 32) if t <= geo.pixels]
+        tp = min(fits[-2:], key=lambda t: (cdiv(geo.pixels, t) * t, -t))  # least padding
         vw = default_vector_width(device, tp)
         tm = max(t for t in (1, 2, 4, 8) if t <= max(geo.mg // 2, 1) and t * (tp // vw) <= 16)
         params = {"tm": tm, "vw": vw, "tp": tp, "ku": 1}
