@@ -42,10 +42,10 @@ def main():
         gflop = sum(layer.step.problem.flops for layer in eng.layers) / 1e9
         lines.append(f"| {name} | {args.batch} | {gflop:.2f} | {t_boda * 1e3:.1f} | "
                      f"{t_ort * 1e3:.1f} | {t_boda / t_ort:.1f}x | {gflop / t_boda:.1f} |")
-        prof = eng.profile({"data": x}, repeat=5)
+        prof = eng.profile({"data": x}, repeat=20)
         total = sum(t for _, t in prof)
         rows = sorted(prof, key=lambda lt: -lt[1])[:10]
-        tab = [f"\nTop layers of {name} (batch {args.batch}), each kernel timed alone:\n",
+        tab = [f"\nTop layers of {name} (batch {args.batch}), each kernel timed alone (median device-event time):\n",
                "| layer | kernel | problem | ms | % | GFLOP/s |", "|---|---|---|---|---|---|"]
         for layer, t in rows:
             p = layer.step.problem

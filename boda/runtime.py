@@ -121,14 +121,11 @@ class Engine:
         return results
 
     def profile(self, feeds: dict, repeat: int = 5) -> list[tuple[Layer, float]]:
-        """Seconds per layer (median over `repeat` runs, each kernel waited on)."""
+        """Device seconds per layer: the median of `repeat` timed launches of each kernel."""
         self.run(feeds)
-        times = [[] for _ in self.layers]
-        for _ in range(repeat):
-            for k, layer in enumerate(self.layers):
-                t0 = time.perf_counter()
-                self.backend.launch(layer.handle, layer.kernel.global_size,
-                                    layer.kernel.local_size)
-                self.backend.finish()
-                times[k].append(time.perf_counter() - t0)
-        return [(layer, float(np.median(t))) for layer, t in zip(self.layers, times)]
+        out = []
+        for layer in self.layers:
+            times = self.backend.time_launches(layer.handle, layer.kernel.global_size,
+                                               layer.kernel.local_size, repeat)
+            out.append((layer, float(np.median(times))))
+        return out
