@@ -2,17 +2,16 @@
 the pixels: suits layers with many pixels and few output channels (SqueezeNet's squeezes)."""
 from __future__ import annotations
 
-from .base import Family
-from .conv_common import (Geometry, default_vector_width, is_conv2d, local_sizes,
-                          reblock_filters, vector_widths)
-from .templating import KernelSource, cdiv
+from .conv_common import Geometry, default_vector_width, is_conv2d, local_sizes, vector_widths
+from .conv_gemm import ConvGemm
 
 
-class ConvK1(Family):
+class ConvK1(ConvGemm):
+    """The same tiling as conv_gemm (tm channels x tp flattened pixels per work-item, so the
+    same work count, filter re-blocking and launch), with vectors along the pixels."""
     name = "conv_k1"
     template = "conv_k1.j2"
     efficiency = 0.36  # measured on PoCL: the fastest family for 1x1 layers
-    transformed = (1,)
 
     def applies(self, problem) -> bool:
         return (is_conv2d(problem) and problem.kernel == (1, 1) and problem.stride == (1, 1)
@@ -37,25 +36,8 @@ class ConvK1(Family):
         params = {"tm": tm, "vw": vw, "tp": tp, "ku": 1}
         return self.with_default_local(problem, device, params)
 
-    def work_items(self, problem, params) -> int:
-        geo = Geometry.of(problem)
-        return geo.n * geo.g * cdiv(geo.mg, params["tm"]) * cdiv(geo.pixels, params["tp"])
-
-    def transforms(self, problem, params) -> dict:
-        return {1: reblock_filters(problem, params["tm"])}
-
-    def useful_flops(self, problem, params) -> float:
-        geo = Geometry.of(problem)
-        return (problem.flops * cdiv(geo.mg, params["tm"]) * params["tm"] / geo.mg
-                * cdiv(geo.pixels, params["tp"]) * params["tp"] / geo.pixels)
-
-    def render(self, problem, params, views, lang) -> KernelSource:
-        geo = Geometry.of(problem)
-        return KernelSource.make(
-            self.name, self.template, lang, problem, params, views,
-            self.work_items(problem, params), params["local"], geo=geo,
-            npt=cdiv(geo.pixels, params["tp"]), nmb=cdiv(geo.mg, params["tm"]),
-            mgp=cdiv(geo.mg, params["tm"]) * params["tm"])
+    def efficiency_for(self, problem) -> float:
+        return self.efficiency
 
 
 FAMILY = ConvK1()
