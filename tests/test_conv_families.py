@@ -47,6 +47,7 @@ def test_family_matches_reference(name, device):
     @given(problem=conv_problems(name), seed=st.integers(0, 2**16))
     def check(problem, seed):
         assert family.applies(problem)
+        assert family.default(problem, device) in list(family.points(problem, device))
         points = family.sample(problem, device, 3, seed)
         assert points[1:], f"{name} has an empty space for {problem.signature}"
         trials = ProblemBench(problem, device, seed=seed).check(

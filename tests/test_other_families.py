@@ -16,6 +16,7 @@ SETTINGS = settings(max_examples=8, deadline=None, derandomize=True,
 
 def check_family(family, problem, device, seed):
     assert family.applies(problem)
+    assert family.default(problem, device) in list(family.points(problem, device))
     points = family.sample(problem, device, 3, seed)
     trials = ProblemBench(problem, device, seed=seed).check([(family, p) for p in points])
     bad = [(t.params, t.status, t.cause) for t in trials if t.status != "ok"]

@@ -44,7 +44,7 @@ class ConvGemm(Family):
         tm = (32 if geo.mg >= 24 else 16 if geo.mg >= 12 else 8 if geo.mg >= 6
               else 4 if geo.mg >= 3 else 1)
         vw = default_vector_width(device, tm)
-        tp = min(4 if tm == 32 else 8, geo.pixels)
+        tp = max(t for t in (1, 2, 4, 8) if t <= min(4 if tm == 32 else 8, geo.pixels))
         params = {"tm": tm, "vw": vw, "tp": tp, "ku": 1}
         return self.with_default_local(problem, device, params)
 

@@ -24,7 +24,7 @@ class PoolRows(Family):
                 and problem.kernel[0] * problem.kernel[1] <= 64)
 
     def space(self, problem, device) -> dict:
-        return {"tw": [1, 2, 4, 6, 8, 16], "vw": [1, 4, 8, 16],
+        return {"tw": [1, 2, 3, 4, 5, 6, 8, 16], "vw": [1, 4, 8, 16],
                 "local": local_sizes(device, (1, 4, 16, 64))}
 
     def valid(self, problem, device, params) -> bool:
