@@ -43,14 +43,20 @@ def main():
         lines.append(f"| {name} | {args.batch} | {gflop:.2f} | {t_boda * 1e3:.1f} | "
                      f"{t_ort * 1e3:.1f} | {t_boda / t_ort:.1f}x | {gflop / t_boda:.1f} |")
         prof = eng.profile({"data": x}, repeat=20)
-        total = sum(t for _, t in prof)
-        rows = sorted(prof, key=lambda lt: -lt[1])[:10]
-        tab = [f"\nTop layers of {name} (batch {args.batch}), each kernel timed alone (median device-event time):\n",
-               "| layer | kernel | problem | ms | % | GFLOP/s |", "|---|---|---|---|---|---|"]
-        for layer, t in rows:
+        alone_total = sum(a for _, a, _ in prof)
+        seq_total = sum(q for _, _, q in prof)
+        rows = sorted(prof, key=lambda r: -r[2])[:12]
+        tab = [f"\nTop layers of {name} (batch {args.batch}) by median device-event time inside "
+               f"whole runs ('in run'; sum {seq_total * 1e3:.2f} ms) and of the kernel repeated "
+               f"by itself ('alone'; sum {alone_total * 1e3:.2f} ms):\n",
+               "| layer | kernel | params | problem | in run ms | % | alone ms | GFLOP/s alone |",
+               "|---|---|---|---|---|---|---|---|"]
+        for layer, alone, seq in rows:
             p = layer.step.problem
-            tab.append(f"| {layer.step.name} | {layer.family} | `{p.signature}` | "
-                       f"{t * 1e3:.2f} | {100 * t / total:.0f} | {p.flops / t / 1e9:.1f} |")
+            params = " ".join(f"{k}={v}" for k, v in layer.params.items())
+            tab.append(f"| {layer.step.name} | {layer.family} | {params} | `{p.signature}` | "
+                       f"{seq * 1e3:.2f} | {100 * seq / seq_total:.0f} | {alone * 1e3:.2f} | "
+                       f"{p.flops / alone / 1e9:.1f} |")
         layer_tables.append("\n".join(tab))
 
     dev = sess.device

@@ -120,12 +120,15 @@ class Engine:
         be.finish()
         return results
 
-    def profile(self, feeds: dict, repeat: int = 5) -> list[tuple[Layer, float]]:
-        """Device seconds per layer: the median of `repeat` timed launches of each kernel."""
+    def profile(self, feeds: dict, repeat: int = 5) -> list[tuple[Layer, float, float]]:
+        """Device seconds per layer, two ways: (layer, alone, in sequence). Alone is the median
+        of `repeat` launches of that kernel by itself (warm caches, busy device); in sequence
+        is its median inside `repeat` runs of the whole network, as an inference sees it."""
         self.run(feeds)
+        launches = [(x.handle, x.kernel.global_size, x.kernel.local_size) for x in self.layers]
+        runs = self.backend.time_sequence(launches, repeat)
         out = []
-        for layer in self.layers:
-            times = self.backend.time_launches(layer.handle, layer.kernel.global_size,
-                                               layer.kernel.local_size, repeat)
-            out.append((layer, float(np.median(times))))
+        for k, layer in enumerate(self.layers):
+            alone = self.backend.time_launches(*launches[k], repeat)
+            out.append((layer, float(np.median(alone)), float(np.median([r[k] for r in runs]))))
         return out

@@ -58,13 +58,31 @@ class OpenCLBackend:
     def finish(self):
         self.queue.finish()
 
-    def time_launches(self, kernel, global_size: int, local_size: int, count: int) -> list:
-        """Device-event seconds of `count` back-to-back launches, on a profiling queue."""
+    def _timing(self):
         if self._timing_queue is None:
             self._timing_queue = cl.CommandQueue(
                 self.context, properties=cl.command_queue_properties.PROFILING_ENABLE)
-        q = self._timing_queue
+        return self._timing_queue
+
+    def time_launches(self, kernel, global_size: int, local_size: int, count: int) -> list:
+        """Device-event seconds of `count` back-to-back launches of one kernel."""
+        q = self._timing()
         events = [cl.enqueue_nd_range_kernel(q, kernel, (global_size,), (local_size,))
                   for _ in range(count)]
         q.finish()
-        return [1e-9 * (e.profile.end - e.profile.start) for e in events]
+        return [_seconds(e) for e in events]
+
+    def time_sequence(self, launches, count: int) -> list:
+        """Device-event seconds of each (kernel, global, local) in `launches`, run in order
+        and waited for, `count` times, as inferences run: one list per sequence."""
+        q = self._timing()
+        out = []
+        for _ in range(count):
+            events = [cl.enqueue_nd_range_kernel(q, k, (g,), (lsz,)) for k, g, lsz in launches]
+            q.finish()
+            out.append([_seconds(e) for e in events])
+        return out
+
+
+def _seconds(event) -> float:
+    return 1e-9 * (event.profile.end - event.profile.start)
