@@ -42,7 +42,7 @@ class Engine:
         self.backend = backend or backend_for(device)
         t0 = time.perf_counter()
         self.layers = []
-        self.transformed = []  # (layer index, operand index, array) uploaded as constants
+        transformed = {}  # (layer index, operand index) -> re-laid-out constant to upload
         for step in plan.steps:
             storages = [plan.storages[plan.placement[i][0]] for i in step.inputs]
             consts = {k for k, s in enumerate(storages) if s.role == "const"}
@@ -51,7 +51,7 @@ class Engine:
                                                        for i in step.inputs]
             for k, fn in family.transforms(step.problem, params).items():
                 value = fn(const_value(storages[k], views[k + 1]))
-                self.transformed.append((len(self.layers), k, value))
+                transformed[len(self.layers), k] = value
                 views[k + 1] = View.contiguous(value.shape)
             ks = family.render(step.problem, params, views, self.backend.lang)
             self.layers.append(Layer(step, family.name, params, ks))
@@ -64,9 +64,10 @@ class Engine:
         self._allocate()
         # kept on self: a bound kernel argument does not keep its buffer alive
         self.replaced = replaced = {}
-        for li, k, value in self.transformed:
-            replaced[li, k] = self.backend.alloc(value.size)
-            self.backend.upload(replaced[li, k], value)
+        for key, value in transformed.items():
+            replaced[key] = self.backend.alloc(value.size)
+            self.backend.upload(replaced[key], value)
+        self.backend.finish()  # the host copies may go once uploaded
         for li, layer in enumerate(self.layers):
             args = [self.buffers[plan.placement[layer.step.output][0]]]
             args += [replaced[li, k] if (li, k) in replaced

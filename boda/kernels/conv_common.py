@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..problems import Conv
-from .templating import cdiv
+from .templating import round_up
 
 VECTOR_WIDTHS = (1, 2, 4, 8, 16)
 
@@ -63,7 +63,7 @@ class Geometry:
 def reblock_filters(p: Conv, tm: int):
     """The upload-time transform w[m, c, kh, kw] -> [g, kh, kw, c, mg padded to tm]."""
     geo = Geometry.of(p)
-    mgp = cdiv(geo.mg, tm) * tm
+    mgp = round_up(geo.mg, tm)
 
     def transform(w: np.ndarray) -> np.ndarray:
         w = np.asarray(w, np.float32).reshape(geo.g, geo.mg, geo.cg, geo.kh, geo.kw)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from .base import Family
 from .conv_common import (Geometry, default_vector_width, is_conv2d, local_sizes,
                           reblock_filters, vector_widths)
-from .templating import KernelSource, cdiv
+from .templating import KernelSource, cdiv, round_up, tile_waste
 
 CHANNEL_BLOCKS = (4, 8, 16, 32)
 
@@ -47,7 +47,7 @@ class ConvDirectTiled(Family):
         geo = Geometry.of(problem)
         ntx = cdiv(geo.ow, params["tw"])
         npt = geo.oh * ntx
-        nptp = cdiv(npt, params["local"]) * params["local"] if params["lmem"] else npt
+        nptp = round_up(npt, params["local"]) if params["lmem"] else npt
         return geo, ntx, npt, nptp
 
     def work_items(self, problem, params) -> int:
@@ -58,10 +58,10 @@ class ConvDirectTiled(Family):
         return {1: reblock_filters(problem, params["tm"])}
 
     def useful_flops(self, problem, params) -> float:
-        geo, ntx, _, _ = self._tiles(problem, params)
+        geo = Geometry.of(problem)
         reuse = 1.0 if geo.kw > 1 else 1.4  # a 1x1 filter reuses nothing along the row
-        return (reuse * problem.flops * cdiv(geo.mg, params["tm"]) * params["tm"] / geo.mg
-                * ntx * params["tw"] / geo.ow)
+        return (reuse * problem.flops * tile_waste(geo.mg, params["tm"])
+                * tile_waste(geo.ow, params["tw"]))
 
     def render(self, problem, params, views, lang) -> KernelSource:
         geo, ntx, npt, nptp = self._tiles(problem, params)
@@ -69,7 +69,7 @@ class ConvDirectTiled(Family):
             self.name, self.template, lang, problem, params, views,
             self.work_items(problem, params), params["local"], geo=geo, ntx=ntx, npt=npt,
             nptp=nptp, nmb=cdiv(geo.mg, params["tm"]),
-            mgp=cdiv(geo.mg, params["tm"]) * params["tm"])
+            mgp=round_up(geo.mg, params["tm"]))
 
 
 FAMILY = ConvDirectTiled()

@@ -9,7 +9,7 @@ from ..layout import View
 from .base import Family
 from .conv_common import (Geometry, default_vector_width, is_conv2d, local_sizes,
                           reblock_filters, vector_widths)
-from .templating import KernelSource, cdiv
+from .templating import KernelSource, cdiv, round_up, tile_waste
 
 
 class ConvGemm(Family):
@@ -57,9 +57,8 @@ class ConvGemm(Family):
 
     def useful_flops(self, problem, params) -> float:
         geo = Geometry.of(problem)
-        waste = (cdiv(geo.mg, params["tm"]) * params["tm"] / geo.mg
-                 * cdiv(geo.pixels, params["tp"]) * params["tp"] / geo.pixels)
-        return problem.flops * waste
+        return (problem.flops * tile_waste(geo.mg, params["tm"])
+                * tile_waste(geo.pixels, params["tp"]))
 
     def render(self, problem, params, views: list[View], lang: str) -> KernelSource:
         geo = Geometry.of(problem)
@@ -67,7 +66,7 @@ class ConvGemm(Family):
             self.name, self.template, lang, problem, params, views,
             self.work_items(problem, params), params["local"], geo=geo,
             npt=cdiv(geo.pixels, params["tp"]), nmb=cdiv(geo.mg, params["tm"]),
-            mgp=cdiv(geo.mg, params["tm"]) * params["tm"], ks=params.get("ks", 1))
+            mgp=round_up(geo.mg, params["tm"]), ks=params.get("ks", 1))
 
 
 class ConvSplitK(ConvGemm):
@@ -99,9 +98,7 @@ class ConvSplitK(ConvGemm):
                 "tp": 4 if geo.pixels >= 4 else 1, "ks": min(ks, device.max_work_group_size)}
 
     def work_items(self, problem, params) -> int:
-        geo = Geometry.of(problem)
-        tiles = geo.n * geo.g * cdiv(geo.mg, params["tm"]) * cdiv(geo.pixels, params["tp"])
-        return tiles * params["ks"]
+        return super().work_items(problem, params) * params["ks"]
 
     def render(self, problem, params, views, lang) -> KernelSource:
         return super().render(problem, dict(params, ku=1, local=params["ks"]), views, lang)

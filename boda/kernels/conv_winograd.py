@@ -10,7 +10,7 @@ import numpy as np
 
 from .base import TOLERANCE, Family
 from .conv_common import Geometry, default_vector_width, is_conv2d, local_sizes, vector_widths
-from .templating import KernelSource, cdiv
+from .templating import KernelSource, cdiv, round_up, tile_waste
 
 G_MATRIX = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]], np.float64)
 
@@ -18,7 +18,7 @@ G_MATRIX = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]], n
 def transform_filters(p, tm: int):
     """w[m, c, 3, 3] -> U[g, c, 16, m padded to tm] with U = G w G^T."""
     geo = Geometry.of(p)
-    mgp = cdiv(geo.mg, tm) * tm
+    mgp = round_up(geo.mg, tm)
 
     def transform(w: np.ndarray) -> np.ndarray:
         w = np.asarray(w, np.float64).reshape(geo.g, geo.mg, geo.cg, 3, 3)
@@ -69,10 +69,8 @@ class ConvWinograd(Family):
 
     def useful_flops(self, problem, params) -> float:
         geo = Geometry.of(problem)
-        waste = (cdiv(geo.mg, params["tm"]) * params["tm"] / geo.mg
-                 * cdiv(geo.oh, 2) * 2 / geo.oh * cdiv(geo.ow, 2 * params["tt"])
-                 * 2 * params["tt"] / geo.ow)
-        return problem.flops / 2.25 * waste
+        return (problem.flops / 2.25 * tile_waste(geo.mg, params["tm"])
+                * tile_waste(geo.oh, 2) * tile_waste(geo.ow, 2 * params["tt"]))
 
     def render(self, problem, params, views, lang) -> KernelSource:
         geo = Geometry.of(problem)
@@ -80,7 +78,7 @@ class ConvWinograd(Family):
             self.name, self.template, lang, problem, params, views,
             self.work_items(problem, params), params["local"], geo=geo,
             ntx=cdiv(geo.ow, 2 * params["tt"]), nty=cdiv(geo.oh, 2),
-            nmb=cdiv(geo.mg, params["tm"]), mgp=cdiv(geo.mg, params["tm"]) * params["tm"])
+            nmb=cdiv(geo.mg, params["tm"]), mgp=round_up(geo.mg, params["tm"]))
 
 
 FAMILY = ConvWinograd()

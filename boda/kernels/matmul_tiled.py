@@ -7,7 +7,7 @@ from ..problems import MatMul
 from .base import Family
 from .conv_common import default_vector_width, local_sizes, vector_widths
 from .matmul import adapt_views
-from .templating import KernelSource, cdiv
+from .templating import KernelSource, cdiv, tile_waste
 
 
 class MatMulTiled(Family):
@@ -40,8 +40,8 @@ class MatMulTiled(Family):
                 * cdiv(problem.n, params["tn"]))
 
     def useful_flops(self, problem, params) -> float:
-        return (problem.flops * cdiv(problem.m, params["tm"]) * params["tm"] / problem.m
-                * cdiv(problem.n, params["tn"]) * params["tn"] / problem.n)
+        return (problem.flops * tile_waste(problem.m, params["tm"])
+                * tile_waste(problem.n, params["tn"]))
 
     def render(self, problem, params, views, lang) -> KernelSource:
         return KernelSource.make(

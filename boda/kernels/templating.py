@@ -145,6 +145,16 @@ def cdiv(a: int, b: int) -> int:
     return -(-a // b)
 
 
+def round_up(n: int, tile: int) -> int:
+    """n padded up to whole tiles."""
+    return cdiv(n, tile) * tile
+
+
+def tile_waste(n: int, tile: int) -> float:
+    """How much more work whole tiles do than n elements need (1.0 when tile divides n)."""
+    return round_up(n, tile) / n
+
+
 # Short float vectors of width 1 (a plain float), 2, 4, 8 or 16: OpenCL's floatN, or the
 # prelude's bvec<N> in CUDA. Each helper reads the language from the template's context.
 

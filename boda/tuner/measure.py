@@ -16,8 +16,8 @@ import numpy as np
 
 from .. import kernels
 from ..backends import backend_for
-from ..layout import numel
 from ..errors import CompileError
+from ..layout import numel
 from ..reference import reference
 from ..verify import max_rel_error, random_inputs
 
@@ -144,4 +144,3 @@ class ProblemBench:
             self.time(trial, handle, ks, best, **timing)
             best = min(best, trial.seconds)
         return sorted(trials, key=lambda t: t.seconds)
-
