@@ -32,11 +32,13 @@ class Layer:
     family: str
     params: dict
     kernel: object        # kernels.KernelSource
+    level: str = "default"  # which tuning-database level chose it (tuning_db.LEVELS)
     handle: object = None  # the backend's bound kernel
 
 
 class Engine:
-    def __init__(self, plan: Plan, device, backend=None):
+    def __init__(self, plan: Plan, device, backend=None, lookup=None):
+        """`lookup` (a tuning_db.Lookup) supplies tuned kernels; None uses the defaults."""
         self.plan = plan
         self.device = device
         self.backend = backend or backend_for(device)
@@ -46,7 +48,11 @@ class Engine:
         for step in plan.steps:
             storages = [plan.storages[plan.placement[i][0]] for i in step.inputs]
             consts = {k for k, s in enumerate(storages) if s.role == "const"}
-            family, params = kernels.choose(step.problem, device, consts)
+            if lookup is None:
+                family, params = kernels.choose(step.problem, device, consts)
+                level = "default"
+            else:
+                family, params, level, _ = lookup.choose(step.problem, device, consts)
             views = [plan.placement[step.output][1]] + [plan.placement[i][1]
                                                        for i in step.inputs]
             for k, fn in family.transforms(step.problem, params).items():
@@ -54,7 +60,7 @@ class Engine:
                 transformed[len(self.layers), k] = value
                 views[k + 1] = View.contiguous(value.shape)
             ks = family.render(step.problem, params, views, self.backend.lang)
-            self.layers.append(Layer(step, family.name, params, ks))
+            self.layers.append(Layer(step, family.name, params, ks, level))
         self.source = kernels.program_source([l.kernel for l in self.layers],
                                               self.backend.lang)
         self.compile_seconds = 0.0

@@ -11,20 +11,24 @@ from .graph import optimize
 from .onnx_import import import_model, input_specs, load_model
 from .planner import make_plan
 from .runtime import Engine
+from .tuning_db import Lookup
 
 
-def compile(model, device=None, input_shapes: dict | None = None) -> "Session":
+def compile(model, device=None, input_shapes: dict | None = None, db=None) -> "Session":
     """Compile an ONNX model (path, bytes or ModelProto) for `device` (a --device value).
 
     input_shapes overrides or fills in input dims (e.g. {"data": (4, 3, 224, 224)}); when
-    given, the model is built for those shapes right away."""
-    return Session(model, device, input_shapes)
+    given, the model is built for those shapes right away. Kernels come from the tuning
+    database: `db` is its path (default $BODA_DB, else the per-user cache file) and the
+    databases shipped in tuning_db/ back it up; db=False uses the untuned defaults."""
+    return Session(model, device, input_shapes, db)
 
 
 class Session:
-    def __init__(self, model, device=None, input_shapes=None):
+    def __init__(self, model, device=None, input_shapes=None, db=None):
         self.model = load_model(model)
         self.device = select_device(device)
+        self.lookup = None if db is False else Lookup.open(db)
         self.specs = input_specs(self.model)
         self.overrides = {k: tuple(v) for k, v in (input_shapes or {}).items()}
         unknown = set(self.overrides) - {n for n, _, _ in self.specs}
@@ -54,7 +58,7 @@ class Session:
         if key not in self._engines:
             graph = optimize(import_model(self.model, shapes, values))
             plan = make_plan(graph)
-            eng = Engine(plan, self.device, self._backend)
+            eng = Engine(plan, self.device, self._backend, self.lookup)
             self._backend = eng.backend
             self._engines[key] = eng
         return self._engines[key]

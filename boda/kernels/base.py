@@ -60,6 +60,14 @@ class Family:
     def render(self, problem, params: dict, views: list[View], lang: str) -> KernelSource:
         raise NotImplementedError
 
+    def contains(self, problem, device, params: dict) -> bool:
+        """Whether `params` is a valid point of this family's space on `device` (checked
+        before using parameters from a database: a point outside its constraints can write
+        out of bounds)."""
+        space = self.space(problem, device)
+        return (set(params) == set(space) and all(params[k] in v for k, v in space.items())
+                and self.valid(problem, device, params))
+
     def points(self, problem, device):
         """Every valid parameter point of the space, in a fixed order."""
         space = self.space(problem, device)

@@ -1,0 +1,263 @@
+"""A tuning session: search every distinct Problem of a model, record trials, pick winners.
+
+For each Problem (layers that compute the same thing share one), every applicable family's
+space is searched by a strategy (strategies.py). Candidates go in chunks to worker processes
+that compile and verify them (workers.py); the verified ones are then built again here (a
+PoCL cache hit) and timed by device events (measure.ProblemBench.time), cutting a candidate
+early when it is far slower than the best so far. Every trial is written to the database as
+it finishes, so an interrupted session loses nothing and a new one skips what is recorded.
+
+The time budget is shared out as the session goes: each Problem gets the remaining budget
+times its share of the model's estimated time (the default's estimate times how many layers
+share it), and stops early after `patience` candidates without a 2% improvement. At the end
+of a Problem its best few candidates and the untuned default are timed again in interleaved
+rounds (timings on a busy machine drift), and the fastest median is the winner.
+"""
+from __future__ import annotations
+
+import json
+import math
+import statistics
+import time
+import zlib
+from dataclasses import dataclass, field
+
+from .. import kernels
+from ..errors import BodaError
+from ..kernels.templating import template_hash
+from ..tuning_db import params_key
+from . import strategies
+from .measure import ProblemBench, Trial
+from .strategies import Candidate
+from .workers import WorkerPool
+
+DTYPE = "float32"
+TIMING = {"min_seconds": 0.02, "min_runs": 3, "max_runs": 100}
+
+
+@dataclass
+class Task:
+    """One distinct Problem of a model, with the layers that share it."""
+    problem: object
+    consts: frozenset  # operand indices that are constants (filters can be re-laid-out)
+    layers: list = field(default_factory=list)
+
+
+@dataclass
+class Outcome:
+    task: Task
+    family: str = ""
+    params: dict = field(default_factory=dict)
+    default_family: str = ""
+    before: float = math.nan   # the untuned default's time (s)
+    after: float = math.nan    # the winner's time (s)
+    measured: int = 0          # candidates measured in this session
+    recorded: int = 0          # candidates found in the database already
+    failed: int = 0
+    skipped: bool = False      # a winner was already in the database
+
+
+def model_tasks(plan) -> list[Task]:
+    """The distinct (Problem, constant operands) pairs of a plan, in order of first use."""
+    tasks = {}
+    for step in plan.steps:
+        storages = [plan.storages[plan.placement[i][0]] for i in step.inputs]
+        consts = frozenset(k for k, s in enumerate(storages) if s.role == "const")
+        task = tasks.setdefault((step.problem, consts), Task(step.problem, consts))
+        task.layers.append(step.name)
+    return list(tasks.values())
+
+
+class Tuner:
+    """Tunes Problems on one device into one database."""
+
+    def __init__(self, device, db, strategy: str = "auto", seed: int = 0, workers: int = 2,
+                 chunk: int = 6, patience: int = 40, confirm: int = 3, progress=None,
+                 timing=None):
+        self.device, self.db = device, db
+        self.strategy, self.seed = strategy, seed
+        self.chunk, self.patience, self.confirm = chunk, patience, confirm
+        self.timing = dict(TIMING, **(timing or {}))
+        self.progress = progress or (lambda **kw: None)
+        self.device_key = db.add_device(device)
+        self.pool = WorkerPool(device.index, workers)
+        self.backend = None
+
+    def close(self):
+        self.pool.close()
+
+    # -- one Problem ---------------------------------------------------------------------
+
+    def tune(self, task: Task, budget: float, retune: bool = False) -> Outcome:
+        problem, device = task.problem, self.device
+        out = Outcome(task)
+        families = kernels.families_for(problem, task.consts)
+        hashes = {f.name: template_hash(f.template) for f in families}
+        default_family, default_params = kernels.choose(problem, device, task.consts)
+        default = Candidate.of(default_family.name, default_params)
+        out.default_family = default.family
+        self.db.add_problem(problem)
+        winner = self.db.winner(self.device_key, problem.signature, DTYPE)
+        if winner and winner["template_hash"] == hashes.get(winner["family"]) and not retune:
+            out.skipped = True
+            out.family, out.params = winner["family"], json.loads(winner["params"])
+            out.before, out.after = winner["default_seconds"], winner["seconds"]
+            return out
+
+        spaces = {f.name: f.space(problem, device) for f in families}
+        candidates = [Candidate.of(f.name, p) for f in families for p in f.points(problem, device)]
+        starts = [default] + [Candidate.of(f.name, f.default(problem, device)) for f in families]
+        evals = max(4, int(budget / 0.6))  # roughly what the budget buys
+        strategy = strategies.make(self.strategy, candidates, spaces, starts,
+                                   self.seed, budget_evals=evals)
+        for row in self.db.trials(self.device_key, problem.signature, DTYPE):
+            if hashes.get(row["family"]) == row["template_hash"]:
+                cand = Candidate.of(row["family"], json.loads(row["params"]))
+                strategy.observe(cand, row["seconds"] if row["status"] == "ok" else math.inf)
+                out.recorded += 1
+
+        bench = ProblemBench(problem, device, self.backend, seed=self._seed(problem))
+        self.backend = bench.be
+        kept = {}  # Candidate -> (handle, KernelSource): the best few, for the final rounds
+        best, since_best = strategy.best()[0], 0
+        started = time.perf_counter()
+        self.progress(task=task, best=best, measured=0, default=default.family)
+        while time.perf_counter() - started < budget and since_best < self.patience:
+            batch = strategy.propose(self.chunk * self.pool.size)
+            if not batch:
+                break
+            for cand, trial, handle, ks in self._measure(bench, batch, best):
+                self._record(problem, hashes, cand, trial)
+                seconds = trial.seconds if trial.status == "ok" else math.inf
+                strategy.observe(cand, seconds)
+                out.measured += 1
+                out.failed += trial.status != "ok"
+                if seconds < best * 0.98:
+                    since_best = 0
+                else:
+                    since_best += 1
+                best = min(best, seconds)
+                if handle is not None:
+                    kept[cand] = (handle, ks)
+            kept = self._keep_best(strategy, kept, default)
+            self.progress(task=task, best=best, measured=out.measured, default=default.family)
+
+        ranked = sorted(((s, c) for c, s in strategy.results.items() if math.isfinite(s)),
+                        key=lambda t: t[0])
+        finalists = [c for _, c in ranked[:self.confirm]]
+        if default in strategy.results and math.isfinite(strategy.results[default]) \
+                and default not in finalists:
+            finalists.append(default)
+        if not finalists:
+            raise BodaError(f"no candidate computed {problem.signature} correctly")
+        times = self._rounds(bench, finalists, kept)
+        win = min(times, key=times.get)
+        out.family, out.params = win.family, win.param_dict
+        out.after = times[win]
+        out.before = times.get(default, math.nan)
+        self.db.set_winner({
+            "device": self.device_key, "problem": problem.signature, "dtype": DTYPE,
+            "family": win.family, "template_hash": hashes[win.family],
+            "params": params_key(win.param_dict), "seconds": out.after,
+            "gflops": problem.flops / out.after / 1e9, "default_seconds": out.before})
+        return out
+
+    def _seed(self, problem) -> int:
+        return self.seed * 1_000_003 + zlib.crc32(problem.signature.encode())
+
+    def _measure(self, bench, batch, best):
+        """Verify `batch` in the workers, then time the verified candidates here. Yields
+        (Candidate, Trial, handle or None, KernelSource or None)."""
+        n = self.pool.size
+        chunks = [batch[k::n] for k in range(n) if batch[k::n]]
+        replies = self.pool.check(bench.problem, bench.seed,
+                                  [[(c.family, c.param_dict) for c in ch] for ch in chunks])
+        for chunk, (results, whole) in zip(chunks, replies):
+            # a compile error made the worker build its chunk one candidate at a time
+            whole = whole and all(status != "compile_error" for status, _, _ in results)
+            trials = {c: Trial(c.family, c.param_dict, status, error=error, cause=cause)
+                      for c, (status, error, cause) in zip(chunk, results)}
+            ok = [c for c in chunk if trials[c].status == "ok"]
+            # build exactly what the worker built, so PoCL's cache has its machine code
+            groups = [chunk] if whole and ok else [[c] for c in ok]
+            handles = {}
+            for group in groups:
+                compiled = bench.compile([(kernels.BY_NAME[c.family], c.param_dict)
+                                          for c in group])
+                for c, (trial, handle, ks) in zip(group, compiled):
+                    if c in trials and trials[c].status == "ok":
+                        if handle is None:
+                            trials[c].status, trials[c].cause = trial.status, trial.cause
+                        else:
+                            handles[c] = (handle, ks)
+            for c in chunk:
+                handle, ks = handles.get(c, (None, None))
+                if handle is not None:
+                    bench.time(trials[c], handle, ks, best, **self.timing)
+                    best = min(best, trials[c].seconds)
+                yield c, trials[c], handle, ks
+
+    def _record(self, problem, hashes, cand, trial):
+        ok = trial.status == "ok"
+        self.db.add_trial({
+            "device": self.device_key, "problem": problem.signature, "dtype": DTYPE,
+            "family": cand.family, "template_hash": hashes[cand.family],
+            "params": params_key(cand.param_dict), "status": trial.status,
+            "cause": trial.cause[:500], "seconds": trial.seconds if ok else None,
+            "gflops": problem.flops / trial.seconds / 1e9 if ok else None,
+            "error": trial.error if math.isfinite(trial.error) else None,
+            "times": json.dumps([round(t, 9) for t in trial.times[:100]])})
+
+    def _keep_best(self, strategy, kept, default):
+        ranked = sorted(((strategy.results[c], c) for c in kept if c in strategy.results),
+                        key=lambda t: t[0])
+        keep = {c for _, c in ranked[:self.confirm]} | {default}
+        return {c: v for c, v in kept.items() if c in keep}
+
+    def _rounds(self, bench, finalists, kept, rounds: int = 5) -> dict:
+        """Median over interleaved rounds of each finalist's time; compiles those not kept
+        (found in the database, or evicted)."""
+        missing = [c for c in finalists if c not in kept]
+        if missing:
+            compiled = bench.compile([(kernels.BY_NAME[c.family], c.param_dict)
+                                      for c in missing])
+            for c, (trial, handle, ks) in zip(missing, compiled):
+                if handle is not None and bench.verify(trial, handle, ks):
+                    kept[c] = (handle, ks)
+        finalists = [c for c in finalists if c in kept]
+        samples = {c: [] for c in finalists}
+        timing = dict(self.timing, min_seconds=self.timing["min_seconds"] / 2)
+        for _ in range(rounds):
+            for c in finalists:
+                trial = Trial(c.family, c.param_dict)
+                bench.time(trial, *kept[c], **timing)
+                samples[c].append(trial.seconds)
+        return {c: statistics.median(s) for c, s in samples.items()}
+
+
+def shares(tasks, device) -> list[float]:
+    """Each task's share of the model's estimated time (default estimate x layers)."""
+    weights = []
+    for t in tasks:
+        family, params = kernels.choose(t.problem, device, t.consts)
+        weights.append(family.estimate(t.problem, params, device) * len(t.layers))
+    total = sum(weights) or 1.0
+    return [w / total for w in weights]
+
+
+def tune_tasks(tuner: Tuner, tasks, budget: float, retune: bool = False,
+               min_seconds: float = 2.0, on_done=None) -> list[Outcome]:
+    """Tune each task in turn; the budget left is re-shared after each one, so time a Problem
+    does not use goes to the rest."""
+    weights = shares(tasks, tuner.device)
+    deadline = time.perf_counter() + budget
+    outcomes = []
+    for k, task in enumerate(tasks):
+        left = max(deadline - time.perf_counter(), 0.0)
+        share = weights[k] / (sum(weights[k:]) or 1.0)
+        outcome = tuner.tune(task, max(left * share, min_seconds), retune)
+        outcomes.append(outcome)
+        if on_done:
+            on_done(outcome)
+    return outcomes
+

@@ -1,0 +1,376 @@
+"""The tuning database: every trial the tuner ran, the winners, and the lookup chain.
+
+One SQLite file (through sqlite-utils) in WAL mode, with its schema version in a `meta`
+table. Tables:
+- devices:  full identity (backend, platform, vendor, name, driver, OpenCL C version,
+            compute units, memory sizes) under a key hashed from it, plus the `arch` and
+            `vendor_key` the lookup chain falls back to;
+- problems: the canonical signature with structured columns;
+- trials:   one row per measured candidate (device, problem, dtype, family, template hash,
+            params): status with cause, timings, GFLOP/s, boda version, time. A candidate is
+            never stored twice, so a resumed session never measures it again;
+- winners:  the chosen candidate per (device, problem, dtype).
+
+Every write is one short transaction, so a killed tuner loses at most the trial it was
+running, and concurrent tuners wait for each other (busy timeout) instead of failing.
+
+Lookup (`Lookup.find`): exact device -> same architecture -> same vendor, in the user's
+database first and then in the read-only databases shipped in `tuning_db/` (JSON exports,
+loaded into memory), and only winners whose template hash is the current one's and whose
+parameters are a valid point of the family's space on this device. Failing all of that the
+caller uses the family default heuristic.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import hashlib
+import json
+import os
+import sqlite3
+from pathlib import Path
+
+import sqlite_utils
+
+from .errors import BodaError
+
+SCHEMA_VERSION = 1
+FORMAT = "boda-tuning-db"
+LEVELS = ("exact", "arch", "vendor")
+SHIPPED_DIR = Path(__file__).resolve().parent.parent / "tuning_db"
+
+
+class DatabaseError(BodaError):
+    """The tuning database cannot be used (corrupt, foreign, or newer than this boda)."""
+
+
+def default_path() -> Path:
+    if os.environ.get("BODA_DB"):
+        return Path(os.environ["BODA_DB"])
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "boda" / "tuning.sqlite"
+
+
+# -- identities ---------------------------------------------------------------------------
+
+def _digest(*parts) -> str:
+    return hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()[:16]
+
+
+def device_identity(device) -> dict:
+    """The columns that identify a device, and the keys of its three lookup levels. The arch
+    is the device model whatever its driver; the vendor level is the vendor's devices of the
+    same kind (GPU or CPU) on the same backend."""
+    ident = {k: getattr(device, k) for k in (
+        "backend", "platform", "vendor", "name", "version", "driver_version",
+        "opencl_c_version", "kind", "compute_units", "global_mem", "local_mem",
+        "max_work_group_size")}
+    ident["key"] = _digest(*(ident[k] for k in sorted(ident)))
+    ident["arch"] = _digest(device.backend, device.vendor, device.name)
+    ident["vendor_key"] = _digest(device.backend, device.vendor, device.kind)
+    return ident
+
+
+def problem_row(problem) -> dict:
+    fields = {f.name: getattr(problem, f.name) for f in dataclasses.fields(problem)}
+    return {"signature": problem.signature, "kind": problem.kind,
+            "fields": json.dumps(fields), "mflops": problem.flops / 1e6}
+
+
+def params_key(params: dict) -> str:
+    """The canonical text of a parameter point (sorted keys), as stored and compared."""
+    return json.dumps(dict(sorted(params.items())), separators=(",", ":"))
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+# -- the database -------------------------------------------------------------------------
+
+TRIAL_KEY = ("device", "problem", "dtype", "family", "template_hash", "params")
+
+
+class TuningDB:
+    """One tuning database file, or (path None) an in-memory one."""
+
+    def __init__(self, path=None, readonly: bool = False):
+        self.path = Path(path) if path is not None else None
+        self.readonly = readonly
+        if self.path is None:
+            conn = sqlite3.connect(":memory:")
+        else:
+            if readonly and not self.path.exists():
+                raise DatabaseError(f"tuning database not found: {self.path}")
+            if not readonly:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            uri = f"file:{self.path}?mode=ro" if readonly else f"file:{self.path}"
+            try:
+                conn = sqlite3.connect(uri, uri=True, timeout=60, isolation_level=None)
+            except sqlite3.Error as exc:
+                raise DatabaseError(f"cannot open tuning database {self.path}: {exc}") from None
+        conn.isolation_level = None  # transactions are explicit (self.transaction())
+        self.conn = conn
+        self.db = sqlite_utils.Database(conn)
+        self._check_and_init()
+
+    def _fail(self, why: str):
+        self.conn.close()
+        raise DatabaseError(f"{self.path}: {why}; it was left untouched "
+                            "(give another file with --db or BODA_DB)")
+
+    def _check_and_init(self):
+        try:
+            tables = {r[0] for r in self.conn.execute(
+                "select name from sqlite_master where type='table'")}
+        except sqlite3.DatabaseError as exc:
+            self._fail(f"not a readable SQLite database ({exc})")
+        if tables and "meta" not in tables:
+            self._fail("an SQLite file that is not a boda tuning database")
+        if "meta" in tables:
+            meta = dict(self.conn.execute("select key, value from meta"))
+            if meta.get("format") != FORMAT:
+                self._fail("an SQLite file that is not a boda tuning database")
+            version = int(meta.get("schema_version", 0))
+            if version > SCHEMA_VERSION:
+                self._fail(f"schema version {version} is newer than this boda understands "
+                           f"({SCHEMA_VERSION}); upgrade boda")
+            if version == SCHEMA_VERSION:
+                self._quick_check()
+                return
+        if self.readonly:
+            self._fail("an empty file, not a boda tuning database")
+        if self.path is not None:
+            self.conn.execute("pragma journal_mode=wal")
+        with self.transaction():
+            self._create()
+
+    def _quick_check(self):
+        try:
+            bad = self.conn.execute("pragma quick_check").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            bad = str(exc)
+        if bad != "ok":
+            self._fail(f"the database is corrupt ({bad})")
+
+    def _create(self):
+        db = self.db
+        db["meta"].create({"key": str, "value": str}, pk="key", if_not_exists=True)
+        db["meta"].upsert_all([{"key": "format", "value": FORMAT},
+                               {"key": "schema_version", "value": str(SCHEMA_VERSION)}],
+                              pk="key")
+        db["devices"].create({
+            "key": str, "arch": str, "vendor_key": str, "backend": str, "platform": str,
+            "vendor": str, "name": str, "version": str, "driver_version": str,
+            "opencl_c_version": str, "kind": str, "compute_units": int, "global_mem": int,
+            "local_mem": int, "max_work_group_size": int}, pk="key", if_not_exists=True)
+        db["problems"].create({"signature": str, "kind": str, "fields": str, "mflops": float},
+                              pk="signature", if_not_exists=True)
+        db["trials"].create({
+            "id": int, "device": str, "problem": str, "dtype": str, "family": str,
+            "template_hash": str, "params": str, "status": str, "cause": str,
+            "seconds": float, "gflops": float, "error": float, "times": str,
+            "boda_version": str, "created": str}, pk="id", if_not_exists=True)
+        db["trials"].create_index(TRIAL_KEY, unique=True, if_not_exists=True)
+        db["winners"].create({
+            "device": str, "problem": str, "dtype": str, "family": str,
+            "template_hash": str, "params": str, "seconds": float, "gflops": float,
+            "default_seconds": float, "updated": str},
+            pk=("device", "problem", "dtype"), if_not_exists=True)
+        db["winners"].create_index(("problem", "dtype"), if_not_exists=True)
+
+    def transaction(self):
+        return _Transaction(self.conn)
+
+    def close(self):
+        self.conn.close()
+
+    # -- writes ------------------------------------------------------------------------
+
+    def add_device(self, device) -> str:
+        ident = device_identity(device)
+        with self.transaction():
+            self.db["devices"].insert(ident, pk="key", ignore=True)
+        return ident["key"]
+
+    def add_problem(self, problem):
+        with self.transaction():
+            self.db["problems"].insert(problem_row(problem), pk="signature", ignore=True)
+
+    def add_trial(self, row: dict) -> bool:
+        """Record one trial (its TRIAL_KEY columns plus results); False if already there."""
+        from . import __version__
+        row = {"cause": "", "times": "[]", "boda_version": __version__, "created": _now(),
+               **row}
+        with self.transaction():
+            cur = self.conn.execute(
+                f"insert or ignore into trials ({', '.join(row)}) values "
+                f"({', '.join('?' * len(row))})", list(row.values()))
+        return cur.rowcount == 1
+
+    def set_winner(self, row: dict):
+        with self.transaction():
+            self.db["winners"].upsert({"updated": _now(), **row},
+                                      pk=("device", "problem", "dtype"))
+
+    # -- reads -------------------------------------------------------------------------
+
+    def trials(self, device_key: str, signature: str, dtype: str = "float32") -> list[dict]:
+        return list(self.db["trials"].rows_where(
+            "device = ? and problem = ? and dtype = ?", [device_key, signature, dtype]))
+
+    def winner(self, device_key, signature, dtype="float32"):
+        rows = list(self.db["winners"].rows_where(
+            "device = ? and problem = ? and dtype = ?", [device_key, signature, dtype]))
+        return rows[0] if rows else None
+
+    def winners_at(self, level: str, level_key: str, signature: str, dtype: str) -> list:
+        """Winners for `signature` on devices sharing `level_key` at `level`, fastest first."""
+        column = {"exact": "key", "arch": "arch", "vendor": "vendor_key"}[level]
+        return [dict(r) for r in self.db.query(
+            f"select w.* from winners w join devices d on d.key = w.device "
+            f"where d.{column} = ? and w.problem = ? and w.dtype = ? order by w.seconds",
+            [level_key, signature, dtype])]
+
+    def counts(self) -> dict:
+        return {t: self.db[t].count for t in ("devices", "problems", "trials", "winners")}
+
+    # -- export / import -----------------------------------------------------------------
+
+    def export(self) -> dict:
+        out = {"format": FORMAT, "schema_version": SCHEMA_VERSION}
+        for table in ("devices", "problems", "winners"):
+            out[table] = list(self.db[table].rows)
+        out["trials"] = [{k: v for k, v in r.items() if k != "id"}
+                         for r in self.db["trials"].rows_where(order_by="id")]
+        return out
+
+    def import_(self, data: dict) -> dict:
+        """Merge an export: devices, problems and trials already present are skipped (a trial
+        is the same when its TRIAL_KEY matches); a winner replaces ours only if faster.
+        Returns how many rows of each kind were new."""
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise DatabaseError("not a boda tuning-database export")
+        if int(data.get("schema_version", 0)) > SCHEMA_VERSION:
+            raise DatabaseError("the export is from a newer boda; upgrade boda")
+        added = {}
+        with self.transaction():
+            for table, pk in (("devices", "key"), ("problems", "signature")):
+                before = self.db[table].count
+                self.db[table].insert_all(data.get(table, []), pk=pk, ignore=True)
+                added[table] = self.db[table].count - before
+            before = self.db["trials"].count
+            for row in data.get("trials", []):
+                row = {k: v for k, v in row.items() if k != "id"}
+                self.conn.execute(
+                    f"insert or ignore into trials ({', '.join(row)}) values "
+                    f"({', '.join('?' * len(row))})", list(row.values()))
+            added["trials"] = self.db["trials"].count - before
+            added["winners"] = 0
+            for row in data.get("winners", []):
+                mine = self.winner(row["device"], row["problem"], row["dtype"])
+                if mine is None or row["seconds"] < mine["seconds"]:
+                    self.db["winners"].upsert(row, pk=("device", "problem", "dtype"))
+                    added["winners"] += 1
+        return added
+
+    def prune(self, current_hash, failures: bool = False) -> dict:
+        """Delete trials and winners made with a template that has since changed (or of a
+        family boda no longer has); with `failures`, failed trials too, so they are retried.
+        `current_hash(family)` gives the current template hash or None."""
+        removed = {"trials": 0, "winners": 0}
+        with self.transaction():
+            for table in removed:
+                stale = [(r["family"], r["template_hash"]) for r in self.db.query(
+                    f"select distinct family, template_hash from {table}")
+                    if current_hash(r["family"]) != r["template_hash"]]
+                for family, th in stale:
+                    cur = self.conn.execute(
+                        f"delete from {table} where family = ? and template_hash = ?",
+                        [family, th])
+                    removed[table] += cur.rowcount
+            if failures:
+                removed["trials"] += self.conn.execute(
+                    "delete from trials where status != 'ok'").rowcount
+        self.conn.execute("vacuum")
+        return removed
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT (ROLLBACK on error): the write lock is taken at the start,
+    so two writers queue on the busy timeout instead of deadlocking on an upgrade."""
+
+    def __init__(self, conn):
+        self.conn = conn
+        self.depth = 0
+
+    def __enter__(self):
+        if not self.conn.in_transaction:
+            self.conn.execute("begin immediate")
+            self.depth = 1
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if self.depth:
+            self.conn.execute("rollback" if exc_type else "commit")
+        return False
+
+
+def read_export(path) -> dict:
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        raise DatabaseError(f"file not found: {path}") from None
+    except (OSError, ValueError) as exc:
+        raise DatabaseError(f"{path} is not a JSON tuning-database export: {exc}") from None
+
+
+def shipped_databases() -> list[TuningDB]:
+    """The read-only databases shipped in tuning_db/ (JSON exports), loaded into memory."""
+    out = []
+    for path in sorted(SHIPPED_DIR.glob("*.json")):
+        db = TuningDB(None)
+        db.import_(read_export(path))
+        db.path = path
+        db.readonly = True
+        out.append(db)
+    return out
+
+
+class Lookup:
+    """What the runtime asks: the kernel to use for a Problem on a device, and from where.
+
+    `choose` walks exact device -> same architecture -> same vendor, in the user's database
+    first and then the shipped ones, and falls back to the family default heuristic
+    (`kernels.choose`); the level that served is returned with the choice."""
+
+    def __init__(self, databases=()):
+        self.databases = list(databases)
+
+    @classmethod
+    def open(cls, path=None, shipped: bool = True) -> "Lookup":
+        """The user's database (`path`, else $BODA_DB, else the per-user cache file; not
+        created if missing) and, with `shipped`, the ones in tuning_db/."""
+        path = Path(path) if path else default_path()
+        dbs = [TuningDB(path)] if path.exists() else []
+        return cls(dbs + (shipped_databases() if shipped else []))
+
+    def choose(self, problem, device, const_operands=None, dtype: str = "float32"):
+        """(family, params, level, source): level is exact, arch, vendor or default."""
+        from . import kernels
+        from .kernels.templating import template_hash
+        families = {f.name: f for f in kernels.families_for(problem, const_operands)}
+        ident = device_identity(device)
+        keys = {"exact": ident["key"], "arch": ident["arch"], "vendor": ident["vendor_key"]}
+        for level in LEVELS:
+            for db in self.databases:
+                for row in db.winners_at(level, keys[level], problem.signature, dtype):
+                    family = families.get(row["family"])
+                    if family is None or row["template_hash"] != template_hash(family.template):
+                        continue
+                    params = json.loads(row["params"])
+                    if family.contains(problem, device, params):
+                        return family, params, level, str(db.path or "memory")
+        family, params = kernels.choose(problem, device, const_operands)
+        return family, params, "default", "heuristic"
