@@ -13,9 +13,14 @@ from .errors import BodaError
 EPILOG = """examples:
   boda zoo squeezenet1_1 -o squeezenet1_1.onnx
   boda run --model squeezenet1_1.onnx
+  boda tune --model squeezenet1_1.onnx --budget 300
+  boda run --model squeezenet1_1.onnx --explain
   boda ops --model squeezenet1_1.onnx
+  boda db list
   boda devices
 """
+DB_HELP = ("tuning database (default: $BODA_DB, else ~/.cache/boda/tuning.sqlite); the "
+           "databases shipped in tuning_db/ back it up")
 
 
 def main(argv=None) -> int:
@@ -82,7 +87,68 @@ def _parser():
     r.add_argument("--repeat", type=int, default=1,
                    help="timed runs after the first run (which also generates the kernels' "
                         "machine code); reports their median (default 1)")
+    r.add_argument("--explain", action="store_true",
+                   help="say, per layer, which kernel ran and which tuning-database level "
+                        "chose it (exact device, same arch, same vendor, or default)")
+    r.add_argument("--db", help=DB_HELP)
+    r.add_argument("--untuned", action="store_true",
+                   help="ignore the tuning databases: use every family's default")
     r.set_defaults(func=cmd_run)
+
+    t = sub.add_parser(
+        "tune", help="autotune a model's kernels for a device into the tuning database",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Search the kernel families' parameter spaces for every distinct layer "
+                    "problem of a model, verifying each candidate against the numpy "
+                    "reference and timing it, and record every trial and the winners. "
+                    "Ctrl-C stops cleanly; running the same command again resumes and never "
+                    "measures a recorded candidate twice.",
+        epilog="strategies: exhaustive (every point), random, guided (evolutionary local "
+               "search), auto (exhaustive where the space fits the budget, else guided)")
+    t.add_argument("--model", required=True, help="ONNX file")
+    t.add_argument("--device", help="as for run")
+    t.add_argument("--budget", type=float, default=480.0,
+                   help="seconds for the whole model, shared out by each layer's share of "
+                        "the time (default 480)")
+    t.add_argument("--db", help=DB_HELP)
+    t.add_argument("--strategy", default="auto",
+                   choices=["auto", "exhaustive", "random", "guided"])
+    t.add_argument("--batch", type=int, help="set the batch dimension of the input")
+    t.add_argument("--retune", action="store_true",
+                   help="search layers that already have a winner too (recorded candidates "
+                        "are still not measured again)")
+    t.add_argument("--workers", type=int, default=max(2, min(os.cpu_count() or 2, 8)),
+                   help="processes compiling and verifying candidates (default: CPUs)")
+    t.add_argument("--seed", type=int, default=0, help="search and input seed (default 0)")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.set_defaults(func=cmd_tune)
+
+    db = sub.add_parser("db", help="inspect, export, import or prune the tuning database")
+    dsub = db.add_subparsers(title="actions", metavar="ACTION")
+    x = dsub.add_parser("list", help="the devices in the database, with trial counts")
+    x.add_argument("--shipped", action="store_true", help="list the shipped databases too")
+    x.set_defaults(func=cmd_db_list)
+    x = dsub.add_parser("show", help="what the runtime would use for each layer of a model")
+    x.add_argument("--model", required=True, help="ONNX file")
+    x.add_argument("--device", help="as for run")
+    x.add_argument("--batch", type=int, help="set the batch dimension of the input")
+    x.set_defaults(func=cmd_db_show)
+    x = dsub.add_parser("export", help="write the database as JSON (to move results "
+                                       "between machines)")
+    x.add_argument("file", help="JSON file to write")
+    x.set_defaults(func=cmd_db_export)
+    x = dsub.add_parser("import", help="merge a JSON export; nothing is duplicated, and a "
+                                       "winner is replaced only by a faster one")
+    x.add_argument("file", help="JSON file to read")
+    x.set_defaults(func=cmd_db_import)
+    x = dsub.add_parser("prune", help="delete trials and winners of templates that have "
+                                      "changed since")
+    x.add_argument("--failures", action="store_true",
+                   help="delete failed trials too, so tuning tries them again")
+    x.set_defaults(func=cmd_db_prune)
+    for x in dsub.choices.values():
+        x.add_argument("--db", help=DB_HELP)
+    db.set_defaults(func=lambda args: db.print_help() or 2)
     return p
 
 
@@ -150,7 +216,8 @@ def cmd_run(args):
     from .layers import batch_shapes
     from .session import Session
     model = _load(args.model)  # parsed once; the Session takes the ModelProto
-    sess = Session(model, args.device, batch_shapes(model, args.batch) if args.batch else None)
+    sess = Session(model, args.device, batch_shapes(model, args.batch) if args.batch else None,
+                   db=False if args.untuned else args.db)
     inputs = sess.get_inputs()
     feeds = {}
     for k, (name, shape, dtype) in enumerate(inputs):
@@ -174,6 +241,8 @@ def cmd_run(args):
     print(f"device: {d.name} ({d.family}, {d.platform})")
     print(f"time: {np.median(times) * 1e3:.2f} ms (median of {len(times)}; the first run, "
           f"which also generated code, took {first * 1e3:.0f} ms)")
+    if args.explain:
+        _print_explain(sess.engine.layers)
     for name, out in zip(names, outputs):
         print(f"output {name}: shape {out.shape}, min {out.min():.4g}, max {out.max():.4g}")
         _print_top5(out)
@@ -183,6 +252,165 @@ def cmd_run(args):
         else:
             np.save(args.output, outputs[0])
         print(f"wrote {args.output}")
+    return 0
+
+
+def _print_explain(layers):
+    from collections import Counter
+    rows = [(l.step.name, l.step.problem.kind, l.family, _params(l.params), l.level)
+            for l in layers]
+    print(_table(rows, ["layer", "kind", "family", "params", "chosen by"]))
+    levels = Counter(l.level for l in layers)
+    print("chosen by: " + ", ".join(f"{n} {lv}" for lv, n in levels.items()) +
+          " (exact: tuned on this device; arch: on the same model of device; vendor: on "
+          "another device of its vendor; default: the family heuristic)")
+
+
+def _params(params: dict) -> str:
+    return ",".join(f"{k}={v}" for k, v in sorted(params.items()))
+
+
+def _ms(seconds) -> str:
+    return "-" if seconds is None or seconds != seconds else f"{seconds * 1e3:.3f}"
+
+
+def cmd_tune(args):
+    import math
+    import time
+
+    from tqdm import tqdm
+
+    from .devices import select_device
+    from .layers import plan_model
+    from .tuner.tune import Tuner, model_tasks, tune_tasks
+    from .tuning_db import TuningDB, default_path
+    if args.budget <= 0:
+        raise BodaError("--budget must be positive")
+    if args.batch is not None and args.batch < 1:
+        raise BodaError("--batch must be at least 1")
+    model = _load(args.model)
+    device = select_device(args.device)
+    db = TuningDB(args.db or default_path())
+    tasks = model_tasks(plan_model(model, args.batch))
+    print(f"tuning {len(tasks)} distinct problems of {args.model} on {device.name} "
+          f"({device.family}) for up to {args.budget:.0f} s; database {db.path}", flush=True)
+    bar = tqdm(total=round(args.budget), unit="s", disable=args.quiet, file=sys.stderr,
+               bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s{postfix}")
+    t0 = time.perf_counter()
+    index = {id(t): k for k, t in enumerate(tasks)}
+
+    def progress(task, best, measured, default):
+        bar.n = min(time.perf_counter() - t0, args.budget)
+        best_text = f"{best * 1e3:.3f} ms" if math.isfinite(best) else "-"
+        bar.set_postfix_str(f"[{index[id(task)] + 1}/{len(tasks)}] {task.problem.kind} "
+                            f"{task.layers[0]}: {measured} measured, best {best_text}")
+    outcomes = []
+    tuner = Tuner(device, db, args.strategy, args.seed, workers=args.workers,
+                  progress=None if args.quiet else progress)
+    try:
+        tune_tasks(tuner, tasks, args.budget, args.retune, on_done=outcomes.append)
+    except KeyboardInterrupt:
+        bar.close()
+        print(f"boda: interrupted; every finished trial is saved in {db.path}. Run the same "
+              "command again to resume.", file=sys.stderr)
+        return 130
+    finally:
+        tuner.close()
+    bar.close()
+    _print_tune_report(outcomes, time.perf_counter() - t0)
+    return 0
+
+
+def _print_tune_report(outcomes, seconds):
+    rows, before, after = [], 0.0, 0.0
+    for o in outcomes:
+        n = len(o.task.layers)
+        layers = o.task.layers[0] + (f" (+{n - 1})" if n > 1 else "")
+        speedup = o.before / o.after if o.after == o.after and o.before == o.before else None
+        rows.append((layers, o.task.problem.kind, o.family, _params(o.params), _ms(o.before),
+                     _ms(o.after), f"{speedup:.2f}x" if speedup else "-",
+                     "db" if o.skipped else f"{o.measured}+{o.recorded}"))
+        if o.before == o.before and o.after == o.after:
+            before += n * o.before
+            after += n * o.after
+    print(_table(rows, ["layer", "kind", "family", "params", "before ms", "after ms",
+                        "speedup", "trials"]))
+    print(f"model (sum of kernel times): {before * 1e3:.3f} ms untuned -> {after * 1e3:.3f} ms "
+          f"tuned ({before / after if after else float('nan'):.2f}x), tuned in {seconds:.0f} s. "
+          "trials: measured now + found recorded; db: a winner was recorded (--retune "
+          "searches again)")
+
+
+def _open_db(args):
+    from .tuning_db import TuningDB, default_path
+    return TuningDB(args.db or default_path())
+
+
+def cmd_db_list(args):
+    from .tuning_db import shipped_databases
+    dbs = [_open_db(args)] + (shipped_databases() if args.shipped else [])
+    for db in dbs:
+        print(f"{db.path}{' (shipped, read-only)' if db.readonly else ''}")
+        rows = [(r["key"], r["name"], r["backend"], r["driver_version"], r["trials"],
+                 r["ok"], r["winners"]) for r in db.db.query(
+            "select d.*, (select count(*) from trials t where t.device = d.key) as trials, "
+            "(select count(*) from trials t where t.device = d.key and t.status = 'ok') as ok, "
+            "(select count(*) from winners w where w.device = d.key) as winners "
+            "from devices d order by d.name")]
+        print(_table(rows, ["device key", "name", "backend", "driver", "trials", "ok",
+                            "winners"]) if rows else "  (empty)")
+    return 0
+
+
+def cmd_db_show(args):
+    from .devices import select_device
+    from .layers import plan_model
+    from .tuner.tune import model_tasks
+    from .tuning_db import Lookup
+    device = select_device(args.device)
+    lookup = Lookup.open(args.db)
+    rows = []
+    for task in model_tasks(plan_model(_load(args.model), args.batch)):
+        family, params, level, source = lookup.choose(task.problem, device, task.consts)
+        n = len(task.layers)
+        rows.append((task.layers[0] + (f" (+{n - 1})" if n > 1 else ""), task.problem.kind,
+                     family.name, _params(params), level,
+                     source if level != "default" else "-"))
+    print(f"device: {device.name} ({device.family})")
+    print(_table(rows, ["layer", "kind", "family", "params", "level", "from"]))
+    return 0
+
+
+def cmd_db_export(args):
+    db = _open_db(args)
+    data = db.export()
+    with open(args.file, "w") as f:
+        json.dump(data, f, indent=1)
+    print(f"wrote {args.file}: {len(data['devices'])} devices, {len(data['trials'])} trials, "
+          f"{len(data['winners'])} winners")
+    return 0
+
+
+def cmd_db_import(args):
+    from .tuning_db import read_export
+    data = read_export(args.file)
+    db = _open_db(args)
+    added = db.import_(data)
+    print(f"merged {args.file} into {db.path}: " +
+          ", ".join(f"{n} new {k}" for k, n in added.items()))
+    return 0
+
+
+def cmd_db_prune(args):
+    from . import kernels
+    from .kernels.templating import template_hash
+    db = _open_db(args)
+
+    def current(name):
+        family = kernels.BY_NAME.get(name)
+        return template_hash(family.template) if family else None
+    removed = db.prune(current, args.failures)
+    print(f"pruned {db.path}: " + ", ".join(f"{n} {k}" for k, n in removed.items()))
     return 0
 
 

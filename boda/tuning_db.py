@@ -37,7 +37,13 @@ from .errors import BodaError
 SCHEMA_VERSION = 1
 FORMAT = "boda-tuning-db"
 LEVELS = ("exact", "arch", "vendor")
-SHIPPED_DIR = Path(__file__).resolve().parent.parent / "tuning_db"
+
+
+def shipped_dir() -> Path:
+    """`tuning_db/` of a checkout (editable install), else the installed boda/shipped_tuning."""
+    package = Path(__file__).resolve().parent
+    checkout = package.parent / "tuning_db"
+    return checkout if (checkout / "README.md").is_file() else package / "shipped_tuning"
 
 
 class DatabaseError(BodaError):
@@ -329,7 +335,7 @@ def read_export(path) -> dict:
 def shipped_databases() -> list[TuningDB]:
     """The read-only databases shipped in tuning_db/ (JSON exports), loaded into memory."""
     out = []
-    for path in sorted(SHIPPED_DIR.glob("*.json")):
+    for path in sorted(shipped_dir().glob("*.json")):
         db = TuningDB(None)
         db.import_(read_export(path))
         db.path = path

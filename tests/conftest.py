@@ -2,8 +2,14 @@
 everything else runs on the default OpenCL device (PoCL's CPU device on every machine)."""
 from __future__ import annotations
 
+import os
+import tempfile
+
 import numpy as np
 import pytest
+
+# Tests never read or write the user's tuning database (subprocesses inherit this).
+os.environ["BODA_DB"] = os.path.join(tempfile.mkdtemp(prefix="boda-test-"), "tuning.sqlite")
 
 
 @pytest.fixture(scope="session")

@@ -1,9 +1,15 @@
 """Kernel families: for each Problem, which families apply and which one the runtime uses.
 
-Each family lives in its own module and exposes FAMILY (see base.Family). Until tuning
-lands, the runtime uses the applicable family whose default has the lowest cost estimate.
+Each family lives in its own module and exposes FAMILY (see base.Family). Untuned, the runtime
+uses the applicable family whose default has the lowest cost estimate (`choose`); tuned, the
+tuning database's winner (tuning_db.Lookup). More families can be plugged in without editing
+boda: modules named in $BODA_FAMILIES (comma-separated) are imported at startup and their
+FAMILIES registered, in this process and in the tuner's worker processes alike.
 """
 from __future__ import annotations
+
+import importlib
+import os
 
 import numpy as np
 
@@ -18,6 +24,36 @@ FAMILIES = [conv_gemm.FAMILY, conv_k1.FAMILY, conv_winograd.FAMILY, conv_direct_
             matmul_tiled.FAMILY, matmul.FAMILY, eltwise.FAMILY, softmax.FAMILY, lrn.FAMILY,
             pad.FAMILY]
 BY_NAME = {f.name: f for f in FAMILIES}
+
+
+def register(family: Family):
+    """Add a family (replacing one of the same name)."""
+    if family.name in BY_NAME:
+        FAMILIES.remove(BY_NAME[family.name])
+    FAMILIES.append(family)
+    BY_NAME[family.name] = family
+
+
+def unregister(name: str):
+    FAMILIES.remove(BY_NAME.pop(name))
+
+
+def _load_plugins():
+    from ..errors import BodaError
+    for name in filter(None, (n.strip() for n in os.environ.get("BODA_FAMILIES", "").split(","))):
+        try:
+            module = importlib.import_module(name)
+        except ImportError as exc:
+            raise BodaError(f"cannot import kernel-family module {name!r} named in "
+                            f"BODA_FAMILIES: {exc}") from None
+        for family in getattr(module, "FAMILIES", [getattr(module, "FAMILY", None)]):
+            if not isinstance(family, Family):
+                raise BodaError(f"module {name!r} (BODA_FAMILIES) has no FAMILIES list of "
+                                "kernel families")
+            register(family)
+
+
+_load_plugins()
 
 
 def families_for(problem, const_operands=None) -> list:
@@ -71,4 +107,4 @@ def program_source(sources, lang: str) -> str:
 
 
 __all__ = ["BY_NAME", "FAMILIES", "Family", "KernelSource", "choose", "families_for",
-           "prelude", "program_source", "render_standalone"]
+           "prelude", "program_source", "register", "render_standalone", "unregister"]

@@ -54,7 +54,9 @@ class Outcome:
     measured: int = 0          # candidates measured in this session
     recorded: int = 0          # candidates found in the database already
     failed: int = 0
+    duplicates: int = 0        # measured, but another tuner had recorded it meanwhile
     skipped: bool = False      # a winner was already in the database
+    stopped_early: bool = False  # the search stopped on patience, not on budget or space
 
 
 def model_tasks(plan) -> list[Task]:
@@ -73,14 +75,16 @@ class Tuner:
 
     def __init__(self, device, db, strategy: str = "auto", seed: int = 0, workers: int = 2,
                  chunk: int = 6, patience: int = 40, confirm: int = 3, progress=None,
-                 timing=None):
+                 timing=None, timeout: float = 30.0, restrict=None):
+        """restrict: an optional predicate on Candidates limiting the search space."""
         self.device, self.db = device, db
         self.strategy, self.seed = strategy, seed
         self.chunk, self.patience, self.confirm = chunk, patience, confirm
         self.timing = dict(TIMING, **(timing or {}))
+        self.restrict = restrict or (lambda cand: True)
         self.progress = progress or (lambda **kw: None)
         self.device_key = db.add_device(device)
-        self.pool = WorkerPool(device.index, workers)
+        self.pool = WorkerPool(device.index, workers, timeout)
         self.backend = None
 
     def close(self):
@@ -105,7 +109,9 @@ class Tuner:
             return out
 
         spaces = {f.name: f.space(problem, device) for f in families}
-        candidates = [Candidate.of(f.name, p) for f in families for p in f.points(problem, device)]
+        candidates = [c for f in families for c in (Candidate.of(f.name, p)
+                                                    for p in f.points(problem, device))
+                      if self.restrict(c)]
         starts = [default] + [Candidate.of(f.name, f.default(problem, device)) for f in families]
         evals = max(4, int(budget / 0.6))  # roughly what the budget buys
         strategy = strategies.make(self.strategy, candidates, spaces, starts,
@@ -122,12 +128,14 @@ class Tuner:
         best, since_best = strategy.best()[0], 0
         started = time.perf_counter()
         self.progress(task=task, best=best, measured=0, default=default.family)
-        while time.perf_counter() - started < budget and since_best < self.patience:
+        last = 0.0  # how long the last batch took: a batch that would overrun is not begun
+        while time.perf_counter() - started + last < budget and since_best < self.patience:
             batch = strategy.propose(self.chunk * self.pool.size)
             if not batch:
                 break
+            batch_start = time.perf_counter()
             for cand, trial, handle, ks in self._measure(bench, batch, best):
-                self._record(problem, hashes, cand, trial)
+                out.duplicates += not self._record(problem, hashes, cand, trial)
                 seconds = trial.seconds if trial.status == "ok" else math.inf
                 strategy.observe(cand, seconds)
                 out.measured += 1
@@ -140,8 +148,10 @@ class Tuner:
                 if handle is not None:
                     kept[cand] = (handle, ks)
             kept = self._keep_best(strategy, kept, default)
+            last = time.perf_counter() - batch_start
             self.progress(task=task, best=best, measured=out.measured, default=default.family)
 
+        out.stopped_early = since_best >= self.patience and not strategy.done()
         ranked = sorted(((s, c) for c, s in strategy.results.items() if math.isfinite(s)),
                         key=lambda t: t[0])
         finalists = [c for _, c in ranked[:self.confirm]]
@@ -199,7 +209,7 @@ class Tuner:
 
     def _record(self, problem, hashes, cand, trial):
         ok = trial.status == "ok"
-        self.db.add_trial({
+        return self.db.add_trial({
             "device": self.device_key, "problem": problem.signature, "dtype": DTYPE,
             "family": cand.family, "template_hash": hashes[cand.family],
             "params": params_key(cand.param_dict), "status": trial.status,
@@ -248,16 +258,31 @@ def shares(tasks, device) -> list[float]:
 def tune_tasks(tuner: Tuner, tasks, budget: float, retune: bool = False,
                min_seconds: float = 2.0, on_done=None) -> list[Outcome]:
     """Tune each task in turn; the budget left is re-shared after each one, so time a Problem
-    does not use goes to the rest."""
+    does not use (its search stopped improving, or its space ran out) goes to the rest. Time
+    still left at the end goes to a second pass over the Problems whose search stopped on
+    patience, largest share first, continuing from what was recorded."""
     weights = shares(tasks, tuner.device)
     deadline = time.perf_counter() + budget
-    outcomes = []
+    outcomes = _pass(tuner, tasks, weights, deadline, retune, min_seconds)
+    again = [k for k, o in enumerate(outcomes) if o.stopped_early]
+    if again and deadline - time.perf_counter() > 0.1 * budget:
+        again.sort(key=lambda k: -weights[k])
+        second = _pass(tuner, [tasks[k] for k in again], [weights[k] for k in again],
+                       deadline, True, min_seconds)
+        for k, o in zip(again, second):
+            o.measured += outcomes[k].measured
+            o.recorded -= outcomes[k].measured
+            outcomes[k] = o
+    if on_done:
+        for o in outcomes:
+            on_done(o)
+    return outcomes
+
+
+def _pass(tuner, tasks, weights, deadline, retune, min_seconds) -> list[Outcome]:
+    out = []
     for k, task in enumerate(tasks):
         left = max(deadline - time.perf_counter(), 0.0)
         share = weights[k] / (sum(weights[k:]) or 1.0)
-        outcome = tuner.tune(task, max(left * share, min_seconds), retune)
-        outcomes.append(outcome)
-        if on_done:
-            on_done(outcome)
-    return outcomes
-
+        out.append(tuner.tune(task, max(left * share, min_seconds), retune))
+    return out

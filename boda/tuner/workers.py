@@ -121,7 +121,8 @@ class WorkerPool:
     any worker that dies or hangs and retrying its chunk one candidate at a time, so the
     failure is recorded against the candidate that caused it."""
 
-    def __init__(self, device_index: int, size: int, timeout: float = 60.0):
+    def __init__(self, device_index: int, size: int, timeout: float = 30.0):
+        """timeout: seconds allowed per candidate (compile, code generation and one run)."""
         self.device_index = device_index
         self.timeout = timeout
         self.workers = [Worker(device_index) for _ in range(size)]
@@ -145,7 +146,7 @@ class WorkerPool:
         return out
 
     def _limit(self, chunk) -> float:
-        return self.timeout + 5.0 * len(chunk)
+        return 5.0 + self.timeout * len(chunk)
 
     def _one_by_one(self, k, problem, seed, chunk) -> list:
         results = []

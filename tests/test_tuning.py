@@ -1,0 +1,285 @@
+"""The tuner and the tuning database on PoCL: trials recorded, verified winners used by the
+runtime, planted bad candidates never chosen, resume after SIGKILL, concurrent tuners,
+export/import, and bad database files refused without being touched."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+import boda
+from boda import kernels
+from boda.kernels.templating import template_hash
+from boda.layers import plan_model
+from boda.problems import Conv
+from boda.reference import reference
+from boda.tuner.tune import Tuner, model_tasks, tune_tasks
+from boda.tuning_db import Lookup, TuningDB, device_identity, params_key
+from boda.verify import run_problem
+from conftest import assert_close, ort_run
+
+TESTS = Path(__file__).resolve().parent
+
+
+def boda_cmd(*args, env=None, **kw):
+    return subprocess.Popen([sys.executable, "-m", "boda.cli", *map(str, args)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env, **kw)
+
+
+def finish(proc, timeout=600):
+    out, err = proc.communicate(timeout=timeout)
+    return proc.returncode, out, err
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory):
+    """1x1 conv (bias, ReLU) -> 3x3 conv: two Problems with small, quick kernels."""
+    rng = np.random.default_rng(1)
+    w1 = rng.standard_normal((16, 8, 1, 1)).astype(np.float32)
+    b1 = rng.standard_normal(16).astype(np.float32)
+    w2 = rng.standard_normal((8, 16, 3, 3)).astype(np.float32)
+    inits = [onnx.numpy_helper.from_array(a, n) for a, n in ((w1, "w1"), (b1, "b1"), (w2, "w2"))]
+    nodes = [helper.make_node("Conv", ["x", "w1", "b1"], ["c1"]),
+             helper.make_node("Relu", ["c1"], ["r1"]),
+             helper.make_node("Conv", ["r1", "w2"], ["y"], pads=[1, 1, 1, 1])]
+    g = helper.make_graph(nodes, "two_convs",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8, 9, 9])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8, 9, 9])],
+                          inits)
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    path = tmp_path_factory.mktemp("tune") / "two_convs.onnx"
+    onnx.save(model, path)
+    return path
+
+
+def tasks_of(model_file):
+    return model_tasks(plan_model(str(model_file)))
+
+
+def test_tune_records_trials_and_the_runtime_uses_the_winners(model_file, tmp_path, device):
+    db_path = tmp_path / "t.sqlite"
+    proc = boda_cmd("tune", "--model", model_file, "--db", db_path, "--budget", 24, "--quiet")
+    code, out, err = finish(proc)
+    assert code == 0, err
+    assert "model (sum of kernel times)" in out
+    db = TuningDB(db_path)
+    key = device_identity(device)["key"]
+    for task in tasks_of(model_file):
+        trials = db.trials(key, task.problem.signature)
+        assert len(trials) >= 4
+        win = db.winner(key, task.problem.signature)
+        assert win is not None
+        # the winner is a verified trial, and the fastest of the finalists re-timed
+        ok = {(t["family"], t["params"]) for t in trials if t["status"] == "ok"}
+        assert (win["family"], win["params"]) in ok
+        family, params, level, _ = Lookup.open(db_path).choose(task.problem, device,
+                                                               task.consts)
+        assert (level, family.name, params_key(params)) == ("exact", win["family"],
+                                                              win["params"])
+    # the runtime uses them, says so, and still matches onnxruntime
+    sess = boda.compile(str(model_file), device, db=db_path)
+    assert [l.level for l in sess.engine.layers] == ["exact", "exact"]
+    x = np.random.default_rng(3).standard_normal((1, 8, 9, 9)).astype(np.float32)
+    assert_close(sess.run(None, {"x": x})[0], ort_run(onnx.load(model_file), {"x": x})[0])
+    untuned = boda.compile(str(model_file), device, db=False)
+    assert [l.level for l in untuned.engine.layers] == ["default", "default"]
+    res = subprocess.run([sys.executable, "-m", "boda.cli", "run", "--model", model_file,
+                          "--db", db_path, "--explain"], capture_output=True, text=True)
+    assert res.returncode == 0 and "2 exact" in res.stdout, res.stdout + res.stderr
+    # a second run resumes: nothing is searched again
+    code, out, err = finish(boda_cmd("tune", "--model", model_file, "--db", db_path,
+                                     "--budget", 10, "--quiet"))
+    assert code == 0 and out.count(" db") >= 2, out
+
+
+def test_planted_wrong_and_hanging_candidates_are_never_chosen(tmp_path, device, monkeypatch):
+    import planted_families
+    monkeypatch.setenv("BODA_FAMILIES", "planted_families")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(TESTS), os.environ.get(
+        "PYTHONPATH", "")]))
+    for f in planted_families.FAMILIES:
+        kernels.register(f)
+    try:
+        problem = Conv(1, 16, 24, (7, 7), (1, 1), (1, 1), (0, 0), (0, 0), (1, 1),
+                                     1, True, ("relu",))
+        from boda.tuner.tune import Task
+        task = Task(problem, frozenset({1, 2}), ["planted"])
+        # untuned, the planted wrong family would be used: its estimate is the lowest
+        assert kernels.choose(problem, device, task.consts)[0].name == "planted_wrong"
+        db = TuningDB(tmp_path / "p.sqlite")
+        tuner = Tuner(device, db, "guided", chunk=3, timeout=4.0)
+        try:
+            outcome = tuner.tune(task, budget=15)
+        finally:
+            tuner.close()
+        key = device_identity(device)["key"]
+        status = {}
+        for t in db.trials(key, problem.signature):
+            status.setdefault(t["family"], set()).add(t["status"])
+        assert status["planted_wrong"] == {"wrong"}
+        assert status["planted_hang"] == {"timeout"}
+        assert outcome.family not in ("planted_wrong", "planted_hang")
+        family, params, level, _ = Lookup([db]).choose(problem, device, task.consts)
+        assert level == "exact" and family.name == outcome.family
+        x, w, b = (np.random.default_rng(4).standard_normal(s).astype(np.float32)
+                   for s in problem.in_shapes)
+        out = run_problem(problem, [x, w, b], device, family, params)
+        assert_close(out, reference(problem, x, w, b))
+    finally:
+        for f in planted_families.FAMILIES:
+            kernels.unregister(f.name)
+
+
+def _trial_count(path):
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as conn:
+            return conn.execute("select count(*) from trials").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
+def test_sigkill_keeps_every_committed_trial_and_a_rerun_resumes(model_file, tmp_path):
+    db_path = tmp_path / "k.sqlite"
+    proc = boda_cmd("tune", "--model", model_file, "--db", db_path, "--budget", 120,
+                    "--quiet", start_new_session=True)
+    deadline = time.time() + 300
+    while _trial_count(db_path) < 8 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    seen = _trial_count(db_path)
+    os.killpg(proc.pid, signal.SIGKILL)  # the tuner and its workers
+    proc.communicate()
+    assert seen >= 8
+    db = TuningDB(db_path)  # opens, passes its integrity check
+    before = {(r["family"], r["params"], r["problem"]): r["id"] for r in db.db["trials"].rows}
+    assert len(before) >= seen
+    db.close()
+    tuner_db = TuningDB(db_path)
+    tasks = tasks_of(model_file)
+    from boda.devices import select_device
+    tuner = Tuner(select_device(), tuner_db, "guided")
+    try:
+        outcomes = tune_tasks(tuner, tasks, budget=12)
+    finally:
+        tuner.close()
+    assert sum(o.recorded for o in outcomes) >= len(before)
+    assert sum(o.duplicates for o in outcomes) == 0  # nothing recorded was measured again
+    after = {(r["family"], r["params"], r["problem"]): r["id"] for r in tuner_db.db["trials"].rows}
+    assert all(after[k] == v for k, v in before.items())
+    assert all(tuner_db.winner(tuner.device_key, t.problem.signature) for t in tasks)
+
+
+def test_two_tuners_on_one_database_both_finish(model_file, tmp_path):
+    db_path = tmp_path / "c.sqlite"
+    procs = [boda_cmd("tune", "--model", model_file, "--db", db_path, "--budget", 15,
+                      "--quiet", "--workers", 1, "--seed", s) for s in (1, 2)]
+    results = [finish(p) for p in procs]
+    assert all(code == 0 for code, _, _ in results), [err for _, _, err in results]
+    db = TuningDB(db_path)
+    assert db.counts()["winners"] == 2 and db.counts()["trials"] >= 8
+
+
+def test_export_import_reproduces_winners_without_duplicates(model_file, tmp_path, device):
+    src = TuningDB(tmp_path / "src.sqlite")
+    tuner = Tuner(device, src, "random", workers=1)
+    try:
+        tune_tasks(tuner, tasks_of(model_file), budget=6)
+    finally:
+        tuner.close()
+    export = tmp_path / "e.json"
+    res = subprocess.run([sys.executable, "-m", "boda.cli", "db", "export", export, "--db",
+                          tmp_path / "src.sqlite"], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    dst_path = tmp_path / "dst.sqlite"
+    for _ in range(2):  # importing twice adds nothing the second time
+        res = subprocess.run([sys.executable, "-m", "boda.cli", "db", "import", export,
+                              "--db", dst_path], capture_output=True, text=True)
+        assert res.returncode == 0, res.stderr
+    dst = TuningDB(dst_path)
+    rows = lambda db, t: sorted(json.dumps(r, sort_keys=True) for r in db.export()[t])  # noqa
+    for table in ("winners", "trials", "devices", "problems"):
+        assert rows(dst, table) == rows(src, table)
+    for task in tasks_of(model_file):
+        a = Lookup([src]).choose(task.problem, device, task.consts)
+        b = Lookup([dst]).choose(task.problem, device, task.consts)
+        assert (a[0].name, a[1], a[2]) == (b[0].name, b[1], b[2]) and a[2] == "exact"
+
+
+def _winner_db(device, problem, family, params, seconds=1e-3):
+    db = TuningDB(None)
+    key = db.add_device(device)
+    db.set_winner({"device": key, "problem": problem.signature, "dtype": "float32",
+                   "family": family.name, "template_hash": template_hash(family.template),
+                   "params": params_key(params), "seconds": seconds, "gflops": 1.0,
+                   "default_seconds": 2 * seconds})
+    return db
+
+
+def test_lookup_chain_levels_and_stale_templates(device):
+    problem = Conv(1, 16, 24, (7, 7), (1, 1), (1, 1), (0, 0), (0, 0), (1, 1),
+                                 1, True, ())
+    family = kernels.BY_NAME["conv_gemm"]
+    params = dict(family.default(problem, device), tp=2)
+    assert family.contains(problem, device, params)
+    cases = {"exact": device,
+             "arch": dataclasses.replace(device, driver_version="other driver"),
+             "vendor": dataclasses.replace(device, name="another CPU model")}
+    for level, where in cases.items():
+        db = _winner_db(where, problem, family, params)
+        got = Lookup([db]).choose(problem, device, {1, 2})
+        assert (got[0].name, got[1], got[2]) == ("conv_gemm", params, level)
+    # another vendor's results are not used
+    db = _winner_db(dataclasses.replace(device, vendor="SomeoneElse"), problem, family, params)
+    assert Lookup([db]).choose(problem, device, {1, 2})[2] == "default"
+    # a winner made with a different template source is never served
+    db = _winner_db(device, problem, family, params)
+    db.conn.execute("update winners set template_hash = '0000000000000000'")
+    assert Lookup([db]).choose(problem, device, {1, 2})[2] == "default"
+    # nor one whose parameters are not a valid point of the space here
+    db = _winner_db(device, problem, family, dict(params, tm=3))
+    assert Lookup([db]).choose(problem, device, {1, 2})[2] == "default"
+    # the user's database wins over a shipped one at the same level
+    fast = _winner_db(device, problem, family, dict(params, tp=4))
+    assert Lookup([fast, _winner_db(device, problem, family, params)]).choose(
+        problem, device, {1, 2})[1]["tp"] == 4
+
+
+@pytest.mark.parametrize("content", [b"this is not a database" * 100, "foreign"])
+def test_bad_database_files_get_one_line_and_are_left_untouched(tmp_path, model_file,
+                                                                content):
+    path = tmp_path / "bad.sqlite"
+    if content == "foreign":
+        with sqlite3.connect(path) as conn:
+            conn.execute("create table notes (x text)")
+            conn.execute("insert into notes values ('mine')")
+    else:
+        path.write_bytes(content)
+    before = path.read_bytes()
+    for args in (["db", "list"], ["run", "--model", model_file],
+                 ["tune", "--model", model_file, "--budget", 5]):
+        res = subprocess.run([sys.executable, "-m", "boda.cli", *map(str, args), "--db", path],
+                             capture_output=True, text=True)
+        err = res.stderr.strip()
+        assert res.returncode == 1 and len(err.splitlines()) == 1, res.stderr
+        assert err.startswith("boda: error:") and "untouched" in err, err
+    assert path.read_bytes() == before
+
+
+def test_import_rejects_what_is_not_an_export(tmp_path):
+    bad = tmp_path / "x.json"
+    bad.write_text(json.dumps({"hello": 1}))
+    res = subprocess.run([sys.executable, "-m", "boda.cli", "db", "import", bad, "--db",
+                          tmp_path / "d.sqlite"], capture_output=True, text=True)
+    assert res.returncode == 1 and "not a boda tuning-database export" in res.stderr
