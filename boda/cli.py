@@ -341,15 +341,27 @@ def _print_tune_report(outcomes, seconds):
           "searches again)")
 
 
-def _open_db(args):
+def _open_db(args, create: bool = False):
+    """The user's tuning database; reading commands do not create a missing one."""
+    from pathlib import Path
+
     from .tuning_db import TuningDB, default_path
-    return TuningDB(args.db or default_path())
+    path = Path(args.db) if args.db else default_path()
+    if not create and not path.exists():
+        raise BodaError(f"no tuning database at {path} yet (boda tune makes one)")
+    return TuningDB(path)
 
 
 def cmd_db_list(args):
     from .tuning_db import shipped_databases
-    dbs = [_open_db(args)] + (shipped_databases() if args.shipped else [])
-    for db in dbs:
+    try:
+        dbs = [_open_db(args)]
+    except BodaError as exc:
+        if "no tuning database" not in str(exc):
+            raise
+        print(str(exc))
+        dbs = []
+    for db in dbs + (shipped_databases() if args.shipped else []):
         print(f"{db.path}{' (shipped, read-only)' if db.readonly else ''}")
         rows = [(r["key"], r["name"], r["backend"], r["driver_version"], r["trials"],
                  r["ok"], r["winners"]) for r in db.db.query(
@@ -394,7 +406,7 @@ def cmd_db_export(args):
 def cmd_db_import(args):
     from .tuning_db import read_export
     data = read_export(args.file)
-    db = _open_db(args)
+    db = _open_db(args, create=True)
     added = db.import_(data)
     print(f"merged {args.file} into {db.path}: " +
           ", ".join(f"{n} new {k}" for k, n in added.items()))

@@ -70,7 +70,7 @@ def device_identity(device) -> dict:
     ident = {k: getattr(device, k) for k in (
         "backend", "platform", "vendor", "name", "version", "driver_version",
         "opencl_c_version", "kind", "compute_units", "global_mem", "local_mem",
-        "max_work_group_size")}
+        "max_work_group_size", "vector_width")}
     ident["key"] = _digest(*(ident[k] for k in sorted(ident)))
     ident["arch"] = _digest(device.backend, device.vendor, device.name)
     ident["vendor_key"] = _digest(device.backend, device.vendor, device.kind)
@@ -169,7 +169,8 @@ class TuningDB:
             "key": str, "arch": str, "vendor_key": str, "backend": str, "platform": str,
             "vendor": str, "name": str, "version": str, "driver_version": str,
             "opencl_c_version": str, "kind": str, "compute_units": int, "global_mem": int,
-            "local_mem": int, "max_work_group_size": int}, pk="key", if_not_exists=True)
+            "local_mem": int, "max_work_group_size": int, "vector_width": int}, pk="key",
+            if_not_exists=True)
         db["problems"].create({"signature": str, "kind": str, "fields": str, "mflops": float},
                               pk="signature", if_not_exists=True)
         db["trials"].create({

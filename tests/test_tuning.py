@@ -283,3 +283,27 @@ def test_import_rejects_what_is_not_an_export(tmp_path):
     res = subprocess.run([sys.executable, "-m", "boda.cli", "db", "import", bad, "--db",
                           tmp_path / "d.sqlite"], capture_output=True, text=True)
     assert res.returncode == 1 and "not a boda tuning-database export" in res.stderr
+
+
+def test_prune_deletes_results_of_changed_templates(tmp_path, device, model_file):
+    path = tmp_path / "pr.sqlite"
+    db = TuningDB(path)
+    key = db.add_device(device)
+    family = kernels.BY_NAME["conv_gemm"]
+    current = template_hash(family.template)
+    for th, status in ((current, "ok"), (current, "wrong"), ("0" * 16, "ok")):
+        db.add_trial({"device": key, "problem": f"p{status}{th}", "dtype": "float32",
+                      "family": "conv_gemm", "template_hash": th, "params": "{}",
+                      "status": status, "seconds": 1e-3})
+    db.close()
+    res = subprocess.run([sys.executable, "-m", "boda.cli", "db", "prune", "--db", path],
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert sorted(r["template_hash"] for r in TuningDB(path).db["trials"].rows) == [current] * 2
+    res = subprocess.run([sys.executable, "-m", "boda.cli", "db", "prune", "--failures",
+                          "--db", path], capture_output=True, text=True)
+    assert [r["status"] for r in TuningDB(path).db["trials"].rows] == ["ok"]
+    # db show names every distinct problem and says where its kernel comes from
+    res = subprocess.run([sys.executable, "-m", "boda.cli", "db", "show", "--model", model_file,
+                          "--db", path], capture_output=True, text=True)
+    assert res.returncode == 0 and res.stdout.count("default") >= 2, res.stdout + res.stderr

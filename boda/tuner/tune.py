@@ -23,7 +23,6 @@ import zlib
 from dataclasses import dataclass, field
 
 from .. import kernels
-from ..errors import BodaError
 from ..kernels.templating import template_hash
 from ..tuning_db import params_key
 from . import strategies
@@ -75,13 +74,16 @@ class Tuner:
 
     def __init__(self, device, db, strategy: str = "auto", seed: int = 0, workers: int = 2,
                  chunk: int = 6, patience: int = 40, confirm: int = 3, progress=None,
-                 timing=None, timeout: float = 30.0, restrict=None):
-        """restrict: an optional predicate on Candidates limiting the search space."""
+                 timing=None, timeout: float = 30.0, restrict=None, rounds: int = 3,
+                 final_rounds: int = 5, cutoff: float = 4.0):
+        """restrict: an optional predicate on Candidates limiting the search space; rounds
+        and final_rounds: interleaved timing rounds per batch and for the finalists."""
         self.device, self.db = device, db
         self.strategy, self.seed = strategy, seed
         self.chunk, self.patience, self.confirm = chunk, patience, confirm
         self.timing = dict(TIMING, **(timing or {}))
         self.restrict = restrict or (lambda cand: True)
+        self.rounds, self.final_rounds, self.cutoff = rounds, final_rounds, cutoff
         self.progress = progress or (lambda **kw: None)
         self.device_key = db.add_device(device)
         self.pool = WorkerPool(device.index, workers, timeout)
@@ -108,6 +110,32 @@ class Tuner:
             out.before, out.after = winner["default_seconds"], winner["seconds"]
             return out
 
+        strategy = self._strategy(task, families, hashes, default, budget, out)
+        bench = ProblemBench(problem, device, self.backend, seed=self._seed(problem))
+        self.backend = bench.be
+        kept = self._search(task, bench, strategy, hashes, default, budget, out)
+        ranked = sorted(((s, c) for c, s in strategy.results.items() if math.isfinite(s)),
+                        key=lambda t: t[0])
+        finalists = [c for _, c in ranked[:self.confirm]]
+        if math.isfinite(strategy.results.get(default, math.inf)) and default not in finalists:
+            finalists.append(default)
+        times = self._rounds(bench, finalists, kept)
+        if not times:  # nothing computed it correctly: no winner; the runtime keeps defaults
+            return out
+        win = min(times, key=times.get)
+        out.family, out.params = win.family, win.param_dict
+        out.after = times[win]
+        out.before = times.get(default, math.nan)
+        self.db.set_winner({
+            "device": self.device_key, "problem": problem.signature, "dtype": DTYPE,
+            "family": win.family, "template_hash": hashes[win.family],
+            "params": params_key(win.param_dict), "seconds": out.after,
+            "gflops": problem.flops / out.after / 1e9, "default_seconds": out.before})
+        return out
+
+    def _strategy(self, task, families, hashes, default, budget, out):
+        """The search strategy over the task's space, told what the database has already."""
+        problem, device = task.problem, self.device
         spaces = {f.name: f.space(problem, device) for f in families}
         candidates = [c for f in families for c in (Candidate.of(f.name, p)
                                                     for p in f.points(problem, device))
@@ -121,10 +149,12 @@ class Tuner:
                 cand = Candidate.of(row["family"], json.loads(row["params"]))
                 strategy.observe(cand, row["seconds"] if row["status"] == "ok" else math.inf)
                 out.recorded += 1
+        return strategy
 
-        bench = ProblemBench(problem, device, self.backend, seed=self._seed(problem))
-        self.backend = bench.be
-        kept = {}  # Candidate -> (handle, KernelSource): the best few, for the final rounds
+    def _search(self, task, bench, strategy, hashes, default, budget, out) -> dict:
+        """Measure what the strategy proposes until the budget, the space or the patience
+        runs out, recording every trial. Returns the best few candidates' kernels."""
+        kept = {}  # Candidate -> (handle, KernelSource)
         best, since_best = strategy.best()[0], 0
         started = time.perf_counter()
         self.progress(task=task, best=best, measured=0, default=default.family)
@@ -135,42 +165,20 @@ class Tuner:
                 break
             batch_start = time.perf_counter()
             for cand, trial, handle, ks in self._measure(bench, batch, best):
-                out.duplicates += not self._record(problem, hashes, cand, trial)
+                out.duplicates += not self._record(task.problem, hashes, cand, trial)
                 seconds = trial.seconds if trial.status == "ok" else math.inf
                 strategy.observe(cand, seconds)
                 out.measured += 1
                 out.failed += trial.status != "ok"
-                if seconds < best * 0.98:
-                    since_best = 0
-                else:
-                    since_best += 1
+                since_best = 0 if seconds < best * 0.98 else since_best + 1
                 best = min(best, seconds)
                 if handle is not None:
                     kept[cand] = (handle, ks)
             kept = self._keep_best(strategy, kept, default)
             last = time.perf_counter() - batch_start
             self.progress(task=task, best=best, measured=out.measured, default=default.family)
-
         out.stopped_early = since_best >= self.patience and not strategy.done()
-        ranked = sorted(((s, c) for c, s in strategy.results.items() if math.isfinite(s)),
-                        key=lambda t: t[0])
-        finalists = [c for _, c in ranked[:self.confirm]]
-        if default in strategy.results and math.isfinite(strategy.results[default]) \
-                and default not in finalists:
-            finalists.append(default)
-        if not finalists:
-            raise BodaError(f"no candidate computed {problem.signature} correctly")
-        times = self._rounds(bench, finalists, kept)
-        win = min(times, key=times.get)
-        out.family, out.params = win.family, win.param_dict
-        out.after = times[win]
-        out.before = times.get(default, math.nan)
-        self.db.set_winner({
-            "device": self.device_key, "problem": problem.signature, "dtype": DTYPE,
-            "family": win.family, "template_hash": hashes[win.family],
-            "params": params_key(win.param_dict), "seconds": out.after,
-            "gflops": problem.flops / out.after / 1e9, "default_seconds": out.before})
-        return out
+        return kept
 
     def _seed(self, problem) -> int:
         return self.seed * 1_000_003 + zlib.crc32(problem.signature.encode())
@@ -182,6 +190,7 @@ class Tuner:
         chunks = [batch[k::n] for k in range(n) if batch[k::n]]
         replies = self.pool.check(bench.problem, bench.seed,
                                   [[(c.family, c.param_dict) for c in ch] for ch in chunks])
+        all_trials, all_handles = {}, {}
         for chunk, (results, whole) in zip(chunks, replies):
             # a compile error made the worker build its chunk one candidate at a time
             whole = whole and all(status != "compile_error" for status, _, _ in results)
@@ -200,12 +209,34 @@ class Tuner:
                             trials[c].status, trials[c].cause = trial.status, trial.cause
                         else:
                             handles[c] = (handle, ks)
-            for c in chunk:
-                handle, ks = handles.get(c, (None, None))
-                if handle is not None:
-                    bench.time(trials[c], handle, ks, best, **self.timing)
-                    best = min(best, trials[c].seconds)
-                yield c, trials[c], handle, ks
+            all_trials.update(trials)
+            all_handles.update(handles)
+        times = self._interleaved(bench, all_handles, self.rounds, best)
+        for c in batch:
+            handle, ks = all_handles.get(c, (None, None))
+            if c in times:
+                all_trials[c].seconds, all_trials[c].times = times[c]
+            yield c, all_trials[c], handle, ks
+
+    def _interleaved(self, bench, handles: dict, rounds: int, best=math.inf) -> dict:
+        """Time each kernel in `handles` (Candidate -> (handle, KernelSource)) in `rounds`
+        interleaved rounds, so a slow spell of the machine hits them alike: Candidate ->
+        (median over rounds, every launch time). One far slower than the best after the
+        first round is not timed again."""
+        timing = dict(self.timing, min_seconds=self.timing["min_seconds"] / rounds)
+        medians = {c: [] for c in handles}
+        launches = {c: [] for c in handles}
+        for r in range(rounds):
+            for c, (handle, ks) in handles.items():
+                if r and medians[c][0] > self.cutoff * best:
+                    continue
+                trial = Trial(c.family, c.param_dict)
+                bench.time(trial, handle, ks, best if r == 0 else math.inf, **timing)
+                medians[c].append(trial.seconds)
+                launches[c] += trial.times
+                if r == 0:
+                    best = min(best, trial.seconds)
+        return {c: (statistics.median(medians[c]), launches[c]) for c in handles}
 
     def _record(self, problem, hashes, cand, trial):
         ok = trial.status == "ok"
@@ -224,7 +255,7 @@ class Tuner:
         keep = {c for _, c in ranked[:self.confirm]} | {default}
         return {c: v for c, v in kept.items() if c in keep}
 
-    def _rounds(self, bench, finalists, kept, rounds: int = 5) -> dict:
+    def _rounds(self, bench, finalists, kept) -> dict:
         """Median over interleaved rounds of each finalist's time; compiles those not kept
         (found in the database, or evicted)."""
         missing = [c for c in finalists if c not in kept]
@@ -234,15 +265,9 @@ class Tuner:
             for c, (trial, handle, ks) in zip(missing, compiled):
                 if handle is not None and bench.verify(trial, handle, ks):
                     kept[c] = (handle, ks)
-        finalists = [c for c in finalists if c in kept]
-        samples = {c: [] for c in finalists}
-        timing = dict(self.timing, min_seconds=self.timing["min_seconds"] / 2)
-        for _ in range(rounds):
-            for c in finalists:
-                trial = Trial(c.family, c.param_dict)
-                bench.time(trial, *kept[c], **timing)
-                samples[c].append(trial.seconds)
-        return {c: statistics.median(s) for c, s in samples.items()}
+        finalists = {c: kept[c] for c in finalists if c in kept}
+        times = self._interleaved(bench, finalists, self.final_rounds)
+        return {c: median for c, (median, _) in times.items()}
 
 
 def shares(tasks, device) -> list[float]:

@@ -1,0 +1,104 @@
+"""What tuning buys: `boda tune` of a model with the default budget, timed, then boda untuned,
+boda tuned and onnxruntime side by side in one run.
+
+    python benchmarks/tuning.py [--model squeezenet1_1] [--db F] [--skip-tune]
+        [--repeat 200] [--out benchmarks/results/tuning-pocl-cpu.md]
+        [--export tuning_db/pocl-cpu.json]
+
+Without --skip-tune the database is emptied first, so the tuning time is that of a first
+tuning. End-to-end times are wall-clock medians of session.run, the engines taking turns of
+10 runs (benchmarks/common.interleaved_medians); the per-layer sums are device-event medians
+of each kernel inside whole runs (Engine.profile).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import onnx
+from common import interleaved_medians, machine_lines, ort_session
+
+import boda
+from boda import zoo
+from boda.tuning_db import TuningDB
+
+HERE = Path(__file__).resolve().parent
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default="squeezenet1_1", help="a zoo model name")
+    ap.add_argument("--db", default=str(HERE / "results" / "tuning.sqlite"))
+    ap.add_argument("--skip-tune", action="store_true", help="use the database as it is")
+    ap.add_argument("--device", default=None)
+    ap.add_argument("--repeat", type=int, default=200)
+    ap.add_argument("--out", default=str(HERE / "results" / "tuning-pocl-cpu.md"))
+    ap.add_argument("--export", help="also export the database to this JSON file")
+    args = ap.parse_args()
+
+    model = zoo.build(args.model)
+    path = Path(tempfile.mkdtemp()) / f"{args.model}.onnx"
+    onnx.save(model, path)
+    lines = [f"# What tuning buys: {args.model} on one device", ""]
+    tune_out = ""
+    if not args.skip_tune:
+        for suffix in ("", "-wal", "-shm"):
+            Path(args.db + suffix).unlink(missing_ok=True)
+        cmd = [sys.executable, "-m", "boda.cli", "tune", "--model", str(path), "--db", args.db,
+               "--quiet"] + (["--device", args.device] if args.device else [])
+        t0 = time.perf_counter()
+        res = subprocess.run(cmd, capture_output=True, text=True)
+        tuned_in = time.perf_counter() - t0
+        if res.returncode:
+            sys.exit(f"boda tune failed: {res.stderr.strip()}")
+        tune_out = res.stdout
+        lines += [f"`boda tune --model {args.model}.onnx` (default budget) took "
+                  f"{tuned_in:.0f} s of wall time, from an empty database.", ""]
+
+    x = np.random.default_rng(0).standard_normal((1, 3, 224, 224)).astype(np.float32)
+    untuned = boda.compile(model, args.device, db=False)
+    tuned = boda.compile(model, args.device, db=args.db)
+    ref = ort_session(model)
+    levels = [layer.level for layer in tuned.engine.layers]
+    t_untuned, t_tuned, t_ort = interleaved_medians(
+        [lambda: untuned.run(None, {"data": x}), lambda: tuned.run(None, {"data": x}),
+         lambda: ref.run(None, {"data": x})], args.repeat)
+    sums = []
+    for sess in (untuned, tuned):
+        prof = sess.engine.profile({"data": x}, repeat=20)
+        sums.append((sum(q for _, _, q in prof), sum(a for _, a, _ in prof)))
+    lines += [
+        f"Command: `python benchmarks/tuning.py --model {args.model} --repeat {args.repeat}"
+        f"{' --skip-tune' if args.skip_tune else ''}`",
+        *machine_lines(untuned.device),
+        f"Date: {time.strftime('%Y-%m-%d')}. Median of {args.repeat} runs after a warm-up, the "
+        "three engines taking turns of 10 runs in one process.", "",
+        f"Layers served by the database: {levels.count('exact')} of {len(levels)} (exact "
+        "device).", "",
+        "| engine | end to end ms | vs untuned | vs onnxruntime | kernels in run ms | "
+        "kernels alone ms |", "|---|---|---|---|---|---|",
+        f"| boda untuned (family defaults) | {t_untuned * 1e3:.2f} | 1.00x | "
+        f"{t_untuned / t_ort:.2f}x | {sums[0][0] * 1e3:.2f} | {sums[0][1] * 1e3:.2f} |",
+        f"| boda tuned | {t_tuned * 1e3:.2f} | {t_untuned / t_tuned:.2f}x faster | "
+        f"{t_tuned / t_ort:.2f}x | {sums[1][0] * 1e3:.2f} | {sums[1][1] * 1e3:.2f} |",
+        f"| onnxruntime (2 threads) | {t_ort * 1e3:.2f} | | 1.00x | | |", ""]
+    if tune_out:
+        lines += ["The tuner's report:", "", "```", tune_out.strip(), "```", ""]
+    text = "\n".join(lines)
+    print(text)
+    Path(args.out).write_text(text)
+    if args.export:
+        data = TuningDB(args.db).export()
+        Path(args.export).write_text(json.dumps(data, indent=1) + "\n")
+        print(f"exported {len(data['trials'])} trials, {len(data['winners'])} winners "
+              f"to {args.export}")
+
+
+if __name__ == "__main__":
+    main()
