@@ -136,6 +136,9 @@ def _parser():
     x = dsub.add_parser("export", help="write the database as JSON (to move results "
                                        "between machines)")
     x.add_argument("file", help="JSON file to write")
+    x.add_argument("--winners-only", action="store_true",
+                   help="only the winners (with their devices and problems): what a machine "
+                        "that runs, but does not tune, needs")
     x.set_defaults(func=cmd_db_export)
     x = dsub.add_parser("import", help="merge a JSON export; nothing is duplicated, and a "
                                        "winner is replaced only by a faster one")
@@ -395,7 +398,7 @@ def cmd_db_show(args):
 
 def cmd_db_export(args):
     db = _open_db(args)
-    data = db.export()
+    data = db.export(trials=not args.winners_only)
     with open(args.file, "w") as f:
         json.dump(data, f, indent=1)
     print(f"wrote {args.file}: {len(data['devices'])} devices, {len(data['trials'])} trials, "

@@ -244,12 +244,12 @@ class TuningDB:
 
     # -- export / import -----------------------------------------------------------------
 
-    def export(self) -> dict:
+    def export(self, trials: bool = True) -> dict:
         out = {"format": FORMAT, "schema_version": SCHEMA_VERSION}
         for table in ("devices", "problems", "winners"):
             out[table] = list(self.db[table].rows)
         out["trials"] = [{k: v for k, v in r.items() if k != "id"}
-                         for r in self.db["trials"].rows_where(order_by="id")]
+                         for r in self.db["trials"].rows_where(order_by="id")] if trials else []
         return out
 
     def import_(self, data: dict) -> dict:

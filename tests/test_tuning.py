@@ -181,6 +181,20 @@ def test_sigkill_keeps_every_committed_trial_and_a_rerun_resumes(model_file, tmp
     assert all(tuner_db.winner(tuner.device_key, t.problem.signature) for t in tasks)
 
 
+def test_ctrl_c_stops_cleanly_and_keeps_every_trial(model_file, tmp_path):
+    db_path = tmp_path / "i.sqlite"
+    proc = boda_cmd("tune", "--model", model_file, "--db", db_path, "--budget", 120, "--quiet")
+    deadline = time.time() + 300
+    while _trial_count(db_path) < 4 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    seen = _trial_count(db_path)
+    proc.send_signal(signal.SIGINT)
+    code, out, err = finish(proc, timeout=120)
+    assert code == 130, err
+    assert "interrupted" in err and "resume" in err and "Traceback" not in err, err
+    assert TuningDB(db_path).counts()["trials"] >= seen >= 4
+
+
 def test_two_tuners_on_one_database_both_finish(model_file, tmp_path):
     db_path = tmp_path / "c.sqlite"
     procs = [boda_cmd("tune", "--model", model_file, "--db", db_path, "--budget", 15,
