@@ -37,6 +37,9 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("boda: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into e.g. head, which has exited
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except Exception as exc:  # a bug in boda: one line unless asked for the traceback
         if os.environ.get("BODA_DEBUG"):
             raise
@@ -274,7 +277,7 @@ def _params(params: dict) -> str:
 
 
 def _ms(seconds) -> str:
-    return "-" if seconds is None or seconds != seconds else f"{seconds * 1e3:.3f}"
+    return "-" if seconds is None or seconds != seconds else f"{seconds * 1e3:.4g}"
 
 
 def cmd_tune(args):
@@ -338,7 +341,7 @@ def _print_tune_report(outcomes, seconds):
             after += n * o.after
     print(_table(rows, ["layer", "kind", "family", "params", "before ms", "after ms",
                         "speedup", "trials"]))
-    print(f"model (sum of kernel times): {before * 1e3:.3f} ms untuned -> {after * 1e3:.3f} ms "
+    print(f"model (sum of kernel times): {_ms(before)} ms untuned -> {_ms(after)} ms "
           f"tuned ({before / after if after else float('nan'):.2f}x), tuned in {seconds:.0f} s. "
           "trials: measured now + found recorded; db: a winner was recorded (--retune "
           "searches again)")

@@ -134,7 +134,8 @@ class Importer:
                 continue
             shape = tuple(self.shapes.get(name, shape))
             if any(d is None for d in shape):
-                raise InputError(f"input {name!r} has symbolic shape {shape}; give its shape")
+                raise InputError(f"input {name!r} has symbolic shape {shape}; give its shape "
+                                 "(--batch on the command line)")
             g.tensors[name] = Tensor(name, shape, np.dtype(dtype or np.float32))
             g.inputs.append(name)
         for node in self.model.graph.node:
