@@ -310,11 +310,10 @@ def cmd_tune(args):
         best_text = f"{best * 1e3:.3f} ms" if math.isfinite(best) else "-"
         bar.set_postfix_str(f"[{index[id(task)] + 1}/{len(tasks)}] {task.problem.kind} "
                             f"{task.layers[0]}: {measured} measured, best {best_text}")
-    outcomes = []
     tuner = Tuner(device, db, args.strategy, args.seed, workers=args.workers,
                   progress=None if args.quiet else progress)
     try:
-        tune_tasks(tuner, tasks, args.budget, args.retune, on_done=outcomes.append)
+        outcomes = tune_tasks(tuner, tasks, args.budget, args.retune)
     except KeyboardInterrupt:
         bar.close()
         print(f"boda: interrupted; every finished trial is saved in {db.path}. Run the same "

@@ -17,6 +17,7 @@ from .backends import backend_for
 from .layout import View, numel
 from .memory_plan import assign_slots
 from .planner import Plan, lifetimes
+from .tuning_db import Lookup
 
 
 def const_value(storage, view: View) -> np.ndarray:
@@ -39,6 +40,7 @@ class Layer:
 class Engine:
     def __init__(self, plan: Plan, device, backend=None, lookup=None):
         """`lookup` (a tuning_db.Lookup) supplies tuned kernels; None uses the defaults."""
+        lookup = lookup or Lookup()
         self.plan = plan
         self.device = device
         self.backend = backend or backend_for(device)
@@ -48,11 +50,7 @@ class Engine:
         for step in plan.steps:
             storages = [plan.storages[plan.placement[i][0]] for i in step.inputs]
             consts = {k for k, s in enumerate(storages) if s.role == "const"}
-            if lookup is None:
-                family, params = kernels.choose(step.problem, device, consts)
-                level = "default"
-            else:
-                family, params, level, _ = lookup.choose(step.problem, device, consts)
+            family, params, level, _ = lookup.choose(step.problem, device, consts)
             views = [plan.placement[step.output][1]] + [plan.placement[i][1]
                                                        for i in step.inputs]
             for k, fn in family.transforms(step.problem, params).items():

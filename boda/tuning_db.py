@@ -100,23 +100,18 @@ TRIAL_KEY = ("device", "problem", "dtype", "family", "template_hash", "params")
 class TuningDB:
     """One tuning database file, or (path None) an in-memory one."""
 
-    def __init__(self, path=None, readonly: bool = False):
+    def __init__(self, path=None):
         self.path = Path(path) if path is not None else None
-        self.readonly = readonly
+        self.readonly = False  # set on the shipped databases, which are never written
         if self.path is None:
-            conn = sqlite3.connect(":memory:")
+            conn = sqlite3.connect(":memory:", isolation_level=None)
         else:
-            if readonly and not self.path.exists():
-                raise DatabaseError(f"tuning database not found: {self.path}")
-            if not readonly:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-            uri = f"file:{self.path}?mode=ro" if readonly else f"file:{self.path}"
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             try:
-                conn = sqlite3.connect(uri, uri=True, timeout=60, isolation_level=None)
+                conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
             except sqlite3.Error as exc:
                 raise DatabaseError(f"cannot open tuning database {self.path}: {exc}") from None
-        conn.isolation_level = None  # transactions are explicit (self.transaction())
-        self.conn = conn
+        self.conn = conn  # isolation_level None: transactions are explicit (transaction())
         self.db = sqlite_utils.Database(conn)
         self._check_and_init()
 
@@ -144,8 +139,6 @@ class TuningDB:
             if version == SCHEMA_VERSION:
                 self._quick_check()
                 return
-        if self.readonly:
-            self._fail("an empty file, not a boda tuning database")
         if self.path is not None:
             self.conn.execute("pragma journal_mode=wal")
         with self.transaction():
@@ -260,6 +253,13 @@ class TuningDB:
             raise DatabaseError("not a boda tuning-database export")
         if int(data.get("schema_version", 0)) > SCHEMA_VERSION:
             raise DatabaseError("the export is from a newer boda; upgrade boda")
+        try:
+            return self._merge(data)
+        except (KeyError, TypeError, AttributeError, ValueError, sqlite3.Error) as exc:
+            raise DatabaseError(f"a malformed tuning-database export ({type(exc).__name__}: "
+                                f"{exc}); nothing was imported") from None
+
+    def _merge(self, data: dict) -> dict:
         added = {}
         with self.transaction():
             for table, pk in (("devices", "key"), ("problems", "signature")):

@@ -3,15 +3,16 @@
 For each Problem (layers that compute the same thing share one), every applicable family's
 space is searched by a strategy (strategies.py). Candidates go in chunks to worker processes
 that compile and verify them (workers.py); the verified ones are then built again here (a
-PoCL cache hit) and timed by device events (measure.ProblemBench.time), cutting a candidate
-early when it is far slower than the best so far. Every trial is written to the database as
-it finishes, so an interrupted session loses nothing and a new one skips what is recorded.
+PoCL cache hit) and timed by device events (measure.ProblemBench.time) in interleaved rounds,
+so a slow spell of a shared machine hits a whole batch alike; a candidate far slower than the
+best so far is cut early. Every trial is written to the database as it finishes, so an
+interrupted session loses nothing and a new one skips what is recorded.
 
 The time budget is shared out as the session goes: each Problem gets the remaining budget
 times its share of the model's estimated time (the default's estimate times how many layers
 share it), and stops early after `patience` candidates without a 2% improvement. At the end
 of a Problem its best few candidates and the untuned default are timed again in interleaved
-rounds (timings on a busy machine drift), and the fastest median is the winner.
+rounds, and the one with the lowest median over the rounds is the winner.
 """
 from __future__ import annotations
 
@@ -47,7 +48,6 @@ class Outcome:
     task: Task
     family: str = ""
     params: dict = field(default_factory=dict)
-    default_family: str = ""
     before: float = math.nan   # the untuned default's time (s)
     after: float = math.nan    # the winner's time (s)
     measured: int = 0          # candidates measured in this session
@@ -101,7 +101,6 @@ class Tuner:
         hashes = {f.name: template_hash(f.template) for f in families}
         default_family, default_params = kernels.choose(problem, device, task.consts)
         default = Candidate.of(default_family.name, default_params)
-        out.default_family = default.family
         self.db.add_problem(problem)
         winner = self.db.winner(self.device_key, problem.signature, DTYPE)
         if winner and winner["template_hash"] == hashes.get(winner["family"]) and not retune:
@@ -281,7 +280,7 @@ def shares(tasks, device) -> list[float]:
 
 
 def tune_tasks(tuner: Tuner, tasks, budget: float, retune: bool = False,
-               min_seconds: float = 2.0, on_done=None) -> list[Outcome]:
+               min_seconds: float = 2.0) -> list[Outcome]:
     """Tune each task in turn; the budget left is re-shared after each one, so time a Problem
     does not use (its search stopped improving, or its space ran out) goes to the rest. Time
     still left at the end goes to a second pass over the Problems whose search stopped on
@@ -298,9 +297,6 @@ def tune_tasks(tuner: Tuner, tasks, budget: float, retune: bool = False,
             o.measured += outcomes[k].measured
             o.recorded -= outcomes[k].measured
             outcomes[k] = o
-    if on_done:
-        for o in outcomes:
-            on_done(o)
     return outcomes
 
 
