@@ -334,16 +334,22 @@ def _print_tune_report(outcomes, seconds):
         speedup = o.before / o.after if o.after == o.after and o.before == o.before else None
         rows.append((layers, o.task.problem.kind, o.family, _params(o.params), _ms(o.before),
                      _ms(o.after), f"{speedup:.2f}x" if speedup else "-",
-                     "db" if o.skipped else f"{o.measured}+{o.recorded}"))
+                     "db" if o.skipped else f"{o.measured}+{o.recorded}" if o.reached
+                     else "not reached"))
         if o.before == o.before and o.after == o.after:
             before += n * o.before
             after += n * o.after
     print(_table(rows, ["layer", "kind", "family", "params", "before ms", "after ms",
                         "speedup", "trials"]))
-    print(f"model (sum of kernel times): {_ms(before)} ms untuned -> {_ms(after)} ms "
+    print(f"model (sum of the tuned layers' kernel times): {_ms(before)} ms untuned -> "
+          f"{_ms(after)} ms "
           f"tuned ({before / after if after else float('nan'):.2f}x), tuned in {seconds:.0f} s. "
           "trials: measured now + found recorded; db: a winner was recorded (--retune "
           "searches again)")
+    unreached = sum(not o.reached for o in outcomes)
+    if unreached:
+        print(f"{unreached} problems were not reached within the budget; run the same command "
+              "again to tune them, or give a larger --budget")
 
 
 def _open_db(args, create: bool = False):

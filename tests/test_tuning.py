@@ -74,7 +74,7 @@ def test_tune_records_trials_and_the_runtime_uses_the_winners(model_file, tmp_pa
     proc = boda_cmd("tune", "--model", model_file, "--db", db_path, "--budget", 24, "--quiet")
     code, out, err = finish(proc)
     assert code == 0, err
-    assert "model (sum of kernel times)" in out
+    assert "model (sum of the tuned layers" in out
     db = TuningDB(db_path)
     key = device_identity(device)["key"]
     for task in tasks_of(model_file):

@@ -8,9 +8,10 @@ so a slow spell of a shared machine hits a whole batch alike; a candidate far sl
 best so far is cut early. Every trial is written to the database as it finishes, so an
 interrupted session loses nothing and a new one skips what is recorded.
 
-The time budget is shared out as the session goes: each Problem gets the remaining budget
-times its share of the model's estimated time (the default's estimate times how many layers
-share it), and stops early after `patience` candidates without a 2% improvement. At the end
+The time budget is shared out as the session goes, largest Problems first: each gets the
+remaining budget times its share of the model's estimated time (the default's estimate times
+how many layers share it), and stops early after `patience` candidates without a 2%
+improvement. At the end
 of a Problem its best few candidates and the untuned default are timed again in interleaved
 rounds, and the one with the lowest median over the rounds is the winner.
 """
@@ -56,6 +57,7 @@ class Outcome:
     duplicates: int = 0        # measured, but another tuner had recorded it meanwhile
     skipped: bool = False      # a winner was already in the database
     stopped_early: bool = False  # the search stopped on patience, not on budget or space
+    reached: bool = True       # False: the budget was spent before this Problem's turn
 
 
 def model_tasks(plan) -> list[Task]:
@@ -281,29 +283,37 @@ def shares(tasks, device) -> list[float]:
 
 def tune_tasks(tuner: Tuner, tasks, budget: float, retune: bool = False,
                min_seconds: float = 2.0) -> list[Outcome]:
-    """Tune each task in turn; the budget left is re-shared after each one, so time a Problem
-    does not use (its search stopped improving, or its space ran out) goes to the rest. Time
-    still left at the end goes to a second pass over the Problems whose search stopped on
-    patience, largest share first, continuing from what was recorded."""
+    """Tune the tasks, largest share of the model's time first; returns their outcomes in
+    the tasks' order. The budget left is re-shared after each one, so time a Problem does not
+    use (its search stopped improving, or its space ran out) goes to the rest; a Problem not
+    begun when the budget is spent is left for the next session (`reached` False). Time still
+    left at the end goes to a second pass over the Problems whose search stopped on
+    patience, continuing from what was recorded."""
     weights = shares(tasks, tuner.device)
+    order = sorted(range(len(tasks)), key=lambda k: -weights[k])
     deadline = time.perf_counter() + budget
-    outcomes = _pass(tuner, tasks, weights, deadline, retune, min_seconds)
-    again = [k for k, o in enumerate(outcomes) if o.stopped_early]
+    outcomes = dict(zip(order, _pass(tuner, [tasks[k] for k in order],
+                                     [weights[k] for k in order], deadline, retune,
+                                     min_seconds)))
+    again = [k for k in order if outcomes[k].stopped_early]
     if again and deadline - time.perf_counter() > 0.1 * budget:
-        again.sort(key=lambda k: -weights[k])
         second = _pass(tuner, [tasks[k] for k in again], [weights[k] for k in again],
                        deadline, True, min_seconds)
         for k, o in zip(again, second):
-            o.measured += outcomes[k].measured
-            o.recorded -= outcomes[k].measured
-            outcomes[k] = o
-    return outcomes
+            if o.reached:
+                o.measured += outcomes[k].measured
+                o.recorded -= outcomes[k].measured
+                outcomes[k] = o
+    return [outcomes[k] for k in range(len(tasks))]
 
 
 def _pass(tuner, tasks, weights, deadline, retune, min_seconds) -> list[Outcome]:
     out = []
     for k, task in enumerate(tasks):
-        left = max(deadline - time.perf_counter(), 0.0)
+        left = deadline - time.perf_counter()
+        if left <= 0:
+            out.append(Outcome(task, reached=False))
+            continue
         share = weights[k] / (sum(weights[k:]) or 1.0)
         out.append(tuner.tune(task, max(left * share, min_seconds), retune))
     return out
