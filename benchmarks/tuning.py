@@ -1,7 +1,7 @@
 """What tuning buys: `boda tune` of a model with the default budget, timed, then boda untuned,
 boda tuned and onnxruntime side by side in one run.
 
-    python benchmarks/tuning.py [--model squeezenet1_1] [--db F] [--skip-tune]
+    python benchmarks/tuning.py [--model squeezenet1_1] [--db F] [--skip-tune] [--budget S]
         [--repeat 200] [--out benchmarks/results/tuning-pocl-cpu.md]
         [--export tuning_db/pocl-cpu.json]   (the winners only)
 
@@ -37,6 +37,7 @@ def main():
     ap.add_argument("--model", default="squeezenet1_1", help="a zoo model name")
     ap.add_argument("--db", default=str(HERE / "results" / "tuning.sqlite"))
     ap.add_argument("--skip-tune", action="store_true", help="use the database as it is")
+    ap.add_argument("--budget", type=float, help="boda tune --budget (default: its default)")
     ap.add_argument("--device", default=None)
     ap.add_argument("--repeat", type=int, default=200)
     ap.add_argument("--out", default=str(HERE / "results" / "tuning-pocl-cpu.md"))
@@ -52,7 +53,8 @@ def main():
         for suffix in ("", "-wal", "-shm"):
             Path(args.db + suffix).unlink(missing_ok=True)
         cmd = [sys.executable, "-m", "boda.cli", "tune", "--model", str(path), "--db", args.db,
-               "--quiet"] + (["--device", args.device] if args.device else [])
+               "--quiet"] + (["--device", args.device] if args.device else []) + (
+                   ["--budget", str(args.budget)] if args.budget else [])
         env = dict(os.environ, POCL_CACHE_DIR=tempfile.mkdtemp(prefix="pocl-cold-"))
         t0 = time.perf_counter()
         res = subprocess.run(cmd, capture_output=True, text=True, env=env)
@@ -60,7 +62,8 @@ def main():
         if res.returncode:
             sys.exit(f"boda tune failed: {res.stderr.strip()}")
         tune_out = res.stdout
-        lines += [f"`boda tune --model {args.model}.onnx` (default budget) took "
+        budget = f"--budget {args.budget:g}" if args.budget else "default budget"
+        lines += [f"`boda tune --model {args.model}.onnx` ({budget}) took "
                   f"{tuned_in:.0f} s of wall time, from an empty database and an empty PoCL "
                   "kernel cache.", ""]
 
@@ -78,7 +81,8 @@ def main():
         sums.append((sum(q for _, _, q in prof), sum(a for _, a, _ in prof)))
     lines += [
         f"Command: `python benchmarks/tuning.py --model {args.model} --repeat {args.repeat}"
-        f"{' --skip-tune' if args.skip_tune else ''}`",
+        f"{' --skip-tune' if args.skip_tune else ''}"
+        f"{f' --budget {args.budget:g}' if args.budget else ''}`",
         *machine_lines(untuned.device),
         f"Date: {time.strftime('%Y-%m-%d')}. Median of {args.repeat} runs after a warm-up, the "
         "three engines taking turns of 10 runs in one process.", "",

@@ -26,8 +26,9 @@ class OpenCLBackend:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
+                # -w: PoCL's clang would print "N warnings generated." on the user's stderr
                 program = cl.Program(self.context, source).build(
-                    options=["-cl-std=CL1.2", *options])
+                    options=["-cl-std=CL1.2", "-w", *options])
         except cl.RuntimeError as exc:
             first = next((ln for ln in str(exc).splitlines() if "error" in ln), str(exc))
             raise CompileError(f"OpenCL build failed: {first.strip()}") from exc
