@@ -19,6 +19,11 @@ import struct
 import subprocess
 import sys
 
+from ..errors import BodaError
+
+
+STARTUP_SECONDS = 120.0
+
 
 class WorkerFailed(Exception):
     def __init__(self, status: str, cause: str):
@@ -51,10 +56,13 @@ def serve(device_index: int):
     os.dup2(2, 1)
     requests = sys.stdin.buffer
     from .. import kernels
+    from ..backends import backend_for
     from ..devices import list_devices
     from .measure import ProblemBench
     device = list_devices()[device_index]
-    bench, backend = None, None
+    backend = backend_for(device)
+    _write(replies, "ready")  # start-up (imports, context) does not count against timeouts
+    bench = None
     while True:
         try:
             msg = _read(requests)
@@ -63,7 +71,6 @@ def serve(device_index: int):
         problem, seed, chunk = msg
         if bench is None or bench.problem != problem or bench.seed != seed:
             bench = ProblemBench(problem, device, backend, seed=seed)
-            backend = bench.be
         trials = bench.check([(kernels.BY_NAME[f], p) for f, p in chunk])
         _write(replies, [(t.status, t.error, t.cause) for t in trials])
 
@@ -75,9 +82,18 @@ class Worker:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "boda.tuner.workers", str(device_index)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self.started = False
 
     def send(self, problem, seed: int, chunk: list):
         """chunk: [(family name, params dict)]."""
+        if not self.started:
+            self.started = True
+            try:
+                if self.receive(STARTUP_SECONDS) != "ready":
+                    raise WorkerFailed("run_error", "the worker process did not start")
+            except WorkerFailed as exc:
+                raise BodaError(f"a tuning worker process failed to start: {exc.cause}") \
+                    from None
         try:
             _write(self.proc.stdin, (problem, seed, chunk))
         except (BrokenPipeError, OSError):
