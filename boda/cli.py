@@ -294,6 +294,8 @@ def cmd_tune(args):
         raise BodaError("--budget must be positive")
     if args.batch is not None and args.batch < 1:
         raise BodaError("--batch must be at least 1")
+    if args.workers < 1:
+        raise BodaError("--workers must be at least 1")
     model = _load(args.model)
     device = select_device(args.device)
     db = TuningDB(args.db or default_path())
