@@ -8,10 +8,11 @@
 to results/strategies-trials.json (a tuning-database export, committed). The sub-space:
 every family that applies except conv_splitk (it loses everywhere on a CPU), with the values
 in RESTRICT only, about 300 points per layer (a full space of ~10,000 points per layer would
-take hours on PoCL). `replay` then runs each strategy against those recorded times, as if measuring, for many seeds and reports how
-close to the exhaustive best it gets with 5%, 10% and 20% of the evaluations, and how many
-evaluations it needs to come within 5% of it. The guided strategy's goal: within 5% of the
-exhaustive best using at most 20% of the evaluations.
+take hours on PoCL). `replay` then runs each strategy against those recorded times, as if
+measuring, for many seeds and reports how close to the exhaustive best it gets with 5%, 10%
+and 20% of the evaluations, and how many evaluations it needs to come within 5% of it. The
+guided strategy's goal: within 5% of the exhaustive best using at most 20% of the
+evaluations.
 """
 from __future__ import annotations
 

@@ -5,10 +5,11 @@ boda tuned and onnxruntime side by side in one run.
         [--repeat 200] [--out benchmarks/results/tuning-pocl-cpu.md]
         [--export tuning_db/pocl-cpu.json]   (the winners only)
 
-Without --skip-tune the database is emptied first and the tuner gets an empty PoCL
-kernel cache (POCL_CACHE_DIR), so the tuning time is that of a first tuning. End-to-end times are wall-clock medians of session.run, the engines taking turns of
-10 runs (benchmarks/common.interleaved_medians); the per-layer sums are device-event medians
-of each kernel inside whole runs (Engine.profile).
+Without --skip-tune the database is emptied first and the tuner gets an empty PoCL kernel
+cache (POCL_CACHE_DIR), so the tuning time is that of a first tuning. End-to-end times are
+wall-clock medians of session.run, the engines taking turns of 10 runs
+(benchmarks/common.interleaved_medians); the per-layer sums are device-event medians of each
+kernel inside whole runs (Engine.profile).
 """
 from __future__ import annotations
 
