@@ -331,16 +331,15 @@ def cmd_tune(args):
 def _print_tune_report(outcomes, seconds):
     rows, before, after = [], 0.0, 0.0
     for o in outcomes:
-        n = len(o.task.layers)
-        layers = o.task.layers[0] + (f" (+{n - 1})" if n > 1 else "")
-        speedup = o.before / o.after if o.after == o.after and o.before == o.before else None
-        rows.append((layers, o.task.problem.kind, o.family, _params(o.params), _ms(o.before),
-                     _ms(o.after), f"{speedup:.2f}x" if speedup else "-",
+        timed = o.after == o.after and o.before == o.before  # neither is NaN
+        speedup = o.before / o.after if timed else None
+        rows.append((o.task.label, o.task.problem.kind, o.family, _params(o.params),
+                     _ms(o.before), _ms(o.after), f"{speedup:.2f}x" if speedup else "-",
                      "db" if o.skipped else f"{o.measured}+{o.recorded}" if o.reached
                      else "not reached"))
-        if o.before == o.before and o.after == o.after:
-            before += n * o.before
-            after += n * o.after
+        if timed:
+            before += len(o.task.layers) * o.before
+            after += len(o.task.layers) * o.after
     print(_table(rows, ["layer", "kind", "family", "params", "before ms", "after ms",
                         "speedup", "trials"]))
     print(f"model (sum of the tuned layers' kernel times): {_ms(before)} ms untuned -> "
@@ -397,9 +396,7 @@ def cmd_db_show(args):
     rows = []
     for task in model_tasks(plan_model(_load(args.model), args.batch)):
         family, params, level, source = lookup.choose(task.problem, device, task.consts)
-        n = len(task.layers)
-        rows.append((task.layers[0] + (f" (+{n - 1})" if n > 1 else ""), task.problem.kind,
-                     family.name, _params(params), level,
+        rows.append((task.label, task.problem.kind, family.name, _params(params), level,
                      source if level != "default" else "-"))
     print(f"device: {device.name} ({device.family})")
     print(_table(rows, ["layer", "kind", "family", "params", "level", "from"]))

@@ -44,6 +44,15 @@ class Plan:
     outputs: list = field(default_factory=list)    # (ONNX name, tensor name)
     shapes: dict = field(default_factory=dict)
 
+    def operand_storages(self, step) -> list:
+        """The storage behind each input of `step`, in operand order."""
+        return [self.storages[self.placement[i][0]] for i in step.inputs]
+
+    def const_operands(self, step) -> frozenset:
+        """Indices of `step`'s operands that are constants (which families may re-lay-out)."""
+        return frozenset(k for k, s in enumerate(self.operand_storages(step))
+                         if s.role == "const")
+
 
 def make_plan(g: Graph) -> Plan:
     plan = Plan(inputs=list(g.inputs), outputs=list(g.outputs))

@@ -48,9 +48,9 @@ class Engine:
         self.layers = []
         transformed = {}  # (layer index, operand index) -> re-laid-out constant to upload
         for step in plan.steps:
-            storages = [plan.storages[plan.placement[i][0]] for i in step.inputs]
-            consts = {k for k, s in enumerate(storages) if s.role == "const"}
-            family, params, level, _ = lookup.choose(step.problem, device, consts)
+            storages = plan.operand_storages(step)
+            family, params, level, _ = lookup.choose(step.problem, device,
+                                                     plan.const_operands(step))
             views = [plan.placement[step.output][1]] + [plan.placement[i][1]
                                                        for i in step.inputs]
             for k, fn in family.transforms(step.problem, params).items():

@@ -203,9 +203,13 @@ class TuningDB:
         row = {"cause": "", "times": "[]", "boda_version": __version__, "created": _now(),
                **row}
         with self.transaction():
-            cur = self.conn.execute(
-                f"insert or ignore into trials ({', '.join(row)}) values "
-                f"({', '.join('?' * len(row))})", list(row.values()))
+            return self._insert_trial(row)
+
+    def _insert_trial(self, row: dict) -> bool:
+        """INSERT OR IGNORE on the trial key: a trial already recorded is never duplicated."""
+        row = {k: v for k, v in row.items() if k != "id"}
+        cur = self.conn.execute(f"insert or ignore into trials ({', '.join(row)}) values "
+                                f"({', '.join('?' * len(row))})", list(row.values()))
         return cur.rowcount == 1
 
     def set_winner(self, row: dict):
@@ -266,13 +270,7 @@ class TuningDB:
                 before = self.db[table].count
                 self.db[table].insert_all(data.get(table, []), pk=pk, ignore=True)
                 added[table] = self.db[table].count - before
-            before = self.db["trials"].count
-            for row in data.get("trials", []):
-                row = {k: v for k, v in row.items() if k != "id"}
-                self.conn.execute(
-                    f"insert or ignore into trials ({', '.join(row)}) values "
-                    f"({', '.join('?' * len(row))})", list(row.values()))
-            added["trials"] = self.db["trials"].count - before
+            added["trials"] = sum(self._insert_trial(row) for row in data.get("trials", []))
             added["winners"] = 0
             for row in data.get("winners", []):
                 mine = self.winner(row["device"], row["problem"], row["dtype"])

@@ -43,6 +43,12 @@ class Task:
     consts: frozenset  # operand indices that are constants (filters can be re-laid-out)
     layers: list = field(default_factory=list)
 
+    @property
+    def label(self) -> str:
+        """The first layer's name, and how many more share the Problem."""
+        n = len(self.layers)
+        return self.layers[0] + (f" (+{n - 1})" if n > 1 else "")
+
 
 @dataclass
 class Outcome:
@@ -64,8 +70,7 @@ def model_tasks(plan) -> list[Task]:
     """The distinct (Problem, constant operands) pairs of a plan, in order of first use."""
     tasks = {}
     for step in plan.steps:
-        storages = [plan.storages[plan.placement[i][0]] for i in step.inputs]
-        consts = frozenset(k for k, s in enumerate(storages) if s.role == "const")
+        consts = plan.const_operands(step)
         task = tasks.setdefault((step.problem, consts), Task(step.problem, consts))
         task.layers.append(step.name)
     return list(tasks.values())
