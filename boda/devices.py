@@ -1,8 +1,10 @@
 """Device discovery, identity and selection (`--device`).
 
-Every OpenCL device on the machine gets an index; `--device` takes that index, `opencl:N`,
-a family name (cpu, nvidia, amd, adreno, mali, intel) or a substring of the device name.
-The default is the first GPU, else the first CPU (PoCL's, which every install has).
+Every OpenCL device on the machine, then every CUDA device (through the driver, when one is
+installed), gets an index. `--device` takes that index, `opencl:N` or `cuda:N` (the Nth device
+of that backend), a family name (cpu, nvidia, amd, adreno, mali, intel; `nvidia` prefers
+CUDA to NVIDIA's OpenCL driver), or a substring of the device name. The default is the first
+CUDA GPU, else the first GPU, else the first CPU (PoCL's, which every install has).
 """
 from __future__ import annotations
 
@@ -31,14 +33,22 @@ class Device:
     local_mem: int
     max_work_group_size: int  # for 1-D launches: also within max_work_item_sizes[0]
     vector_width: int = 4     # preferred float vector width
+    ordinal: int = 0          # the N of opencl:N / cuda:N
+    compute_capability: str = ""  # CUDA devices: "9.0"
+    clock_mhz: int = 0
     handle: object = field(default=None, compare=False, repr=False, hash=False)
 
     @property
     def family(self) -> str:
         return device_family(self.kind, self.vendor, self.name, self.version)
 
+    @property
+    def spec(self) -> str:
+        """The explicit --device value that picks this device."""
+        return f"{self.backend}:{self.ordinal}"
+
     def describe(self) -> str:
-        return f"{self.index}: {self.name} ({self.family}, {self.platform})"
+        return f"{self.index}: {self.name} ({self.family}, {self.spec})"
 
 
 def device_family(kind: str, vendor: str, name: str, version: str = "") -> str:
@@ -57,6 +67,28 @@ def device_family(kind: str, vendor: str, name: str, version: str = "") -> str:
     if "intel" in text:
         return "intel"
     return kind
+
+
+def peak_flops(device) -> float:
+    """The device's nominal fp32 peak in flop/s: lanes x 2 (FMA) x clock x compute units.
+    CUDA: FP32 lanes per SM by compute capability. OpenCL: the preferred vector width, with
+    two FMA pipes per CPU core (AVX2/AVX-512 cores have two); for other OpenCL GPUs a
+    64-lane CU. Clock 2 GHz where the driver reports none. A yardstick, not a promise."""
+    clock = (device.clock_mhz or 2000) * 1e6
+    cus = max(device.compute_units, 1)
+    if device.backend == "cuda":
+        major, _, minor = device.compute_capability.partition(".")
+        lanes = CUDA_FP32_LANES.get((int(major or 0), int(minor or 0)), 128)
+    elif device.kind == "cpu":
+        lanes = 2 * max(device.vector_width, 1)
+    else:
+        lanes = 64
+    return 2.0 * lanes * clock * cus
+
+
+# FP32 lanes per SM (CUDA C Programming Guide, "Arithmetic Instructions" throughput table)
+CUDA_FP32_LANES = {(7, 0): 64, (7, 5): 64, (8, 0): 64, (8, 6): 128, (8, 7): 128,
+                   (8, 9): 128, (9, 0): 128, (10, 0): 128, (12, 0): 128}
 
 
 def _opencl_devices() -> list[Device]:
@@ -85,7 +117,41 @@ def _opencl_devices() -> list[Device]:
                 local_mem=d.local_mem_size,
                 max_work_group_size=min(d.max_work_group_size, d.max_work_item_sizes[0]),
                 vector_width=max(int(d.preferred_vector_width_float), 1),
-                handle=d))
+                ordinal=len(out), clock_mhz=int(d.max_clock_frequency or 0), handle=d))
+    return out
+
+
+def _cuda_devices(first_index: int) -> list[Device]:
+    """CUDA devices through the driver API; none where no NVIDIA driver is installed.
+    Their vector width is 4: float4 is the widest load, and the templates' CUDA vectors are
+    register arrays, so wider tiles are still worth searching."""
+    try:
+        from cuda.bindings import driver as cu
+        if cu.cuInit(0)[0] != cu.CUresult.CUDA_SUCCESS:
+            return []
+        err, count = cu.cuDeviceGetCount()
+        _, driver = cu.cuDriverGetVersion()
+    except Exception:  # no bindings, or no libcuda: simply no CUDA devices
+        return []
+    attr = cu.CUdevice_attribute
+    out = []
+    for i in range(count if err == cu.CUresult.CUDA_SUCCESS else 0):
+        _, dev = cu.cuDeviceGet(i)
+
+        def get(name):
+            return int(cu.cuDeviceGetAttribute(getattr(attr, "CU_DEVICE_ATTRIBUTE_" + name),
+                                               dev)[1])
+        name = cu.cuDeviceGetName(256, dev)[1].split(b"\0")[0].decode().strip()
+        cc = f"{get('COMPUTE_CAPABILITY_MAJOR')}.{get('COMPUTE_CAPABILITY_MINOR')}"
+        drv = f"{driver // 1000}.{driver % 1000 // 10}"
+        out.append(Device(
+            index=first_index + i, backend="cuda", platform="CUDA", name=name,
+            vendor="NVIDIA Corporation", version=f"CUDA {drv}", driver_version=drv,
+            opencl_c_version="", kind="gpu", compute_units=get("MULTIPROCESSOR_COUNT"),
+            global_mem=int(cu.cuDeviceTotalMem(dev)[1]),
+            local_mem=get("MAX_SHARED_MEMORY_PER_BLOCK"),
+            max_work_group_size=get("MAX_THREADS_PER_BLOCK"), vector_width=4, ordinal=i,
+            compute_capability=cc, clock_mhz=get("CLOCK_RATE") // 1000, handle=i))
     return out
 
 
@@ -95,40 +161,47 @@ _CACHE: list[Device] | None = None
 def list_devices() -> list[Device]:
     global _CACHE
     if _CACHE is None:
-        _CACHE = _opencl_devices()
+        opencl = _opencl_devices()
+        _CACHE = opencl + _cuda_devices(len(opencl))
     return _CACHE
 
 
-def select_device(spec: str | int | Device | None = None) -> Device:
+def select_device(spec: str | int | Device | None = None, devices=None) -> Device:
     """Resolve a --device value; raises DeviceError naming what is present."""
     if isinstance(spec, Device):
         return spec
-    devices = list_devices()
+    devices = list_devices() if devices is None else devices
     if not devices:
-        raise DeviceError("no OpenCL device found (is pocl-binary-distribution installed?)")
+        raise DeviceError("no OpenCL or CUDA device found "
+                          "(is pocl-binary-distribution installed?)")
     if spec is None or spec == "":
         spec = os.environ.get("BODA_DEVICE") or None
     if spec is None:
-        gpus = [d for d in devices if d.kind == "gpu"]
+        gpus = sorted((d for d in devices if d.kind == "gpu"), key=lambda d: d.backend != "cuda")
         return (gpus or devices)[0]
     text = str(spec).strip().lower()
-    if text.startswith("opencl:"):
-        text = text.split(":", 1)[1]
+    backend, _, number = text.partition(":")
+    if backend in ("opencl", "cuda") and number.isdigit():
+        matches = [d for d in devices if d.backend == backend and d.ordinal == int(number)]
+        if matches:
+            return matches[0]
+        raise DeviceError(f"no device {text}; present: {_present(devices)}")
     if text.isdigit():
         i = int(text)
         if i < len(devices):
             return devices[i]
         raise DeviceError(f"no device with index {i}; present: {_present(devices)}")
     if text in FAMILIES:
-        matches = [d for d in devices if d.family == text]
+        matches = sorted((d for d in devices if d.family == text),
+                         key=lambda d: d.backend != "cuda")
         if matches:
             return matches[0]
-        raise DeviceError(f"no {text} OpenCL device found; present: {_present(devices)}")
+        raise DeviceError(f"no {text} device found; present: {_present(devices)}")
     matches = [d for d in devices if text in d.name.lower()]
     if matches:
         return matches[0]
-    raise DeviceError(f"no device matches {spec!r} (an index, a family {'/'.join(FAMILIES)}, "
-                      f"or part of a name); present: {_present(devices)}")
+    raise DeviceError(f"no device matches {spec!r} (an index, opencl:N, cuda:N, a family "
+                      f"{'/'.join(FAMILIES)}, or part of a name); present: {_present(devices)}")
 
 
 def _present(devices) -> str:

@@ -2,15 +2,18 @@
 
 One SQLite file (through sqlite-utils) in WAL mode, with its schema version in a `meta`
 table. Tables:
-- devices:  full identity (backend, platform, vendor, name, driver, OpenCL C version,
-            compute units, memory sizes) under a key hashed from it, plus the `arch` and
-            `vendor_key` the lookup chain falls back to;
+- devices:  full identity (backend, platform, vendor, name, driver, OpenCL C version or
+            CUDA compute capability, compute units, memory sizes) under a key hashed from
+            it, plus the `arch` and `vendor_key` the lookup chain falls back to;
 - problems: the canonical signature with structured columns;
 - trials:   one row per measured candidate (device, problem, dtype, family, template hash,
             params): status with cause, timings, GFLOP/s, boda version, time. A candidate is
             never stored twice, so a resumed session never measures it again;
 - winners:  the chosen candidate per (device, problem, dtype).
 
+Schema 2 added devices.compute_capability and took the free-memory-dependent global_mem
+out of the device key; a schema-1 file is migrated when opened, and an import re-keys its
+devices the same way.
 Every write is one short transaction, so a killed tuner loses at most the trial it was
 running, and concurrent tuners wait for each other (busy timeout) instead of failing.
 
@@ -34,7 +37,7 @@ import sqlite_utils
 
 from .errors import BodaError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 FORMAT = "boda-tuning-db"
 LEVELS = ("exact", "arch", "vendor")
 
@@ -63,15 +66,23 @@ def _digest(*parts) -> str:
     return hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()[:16]
 
 
+# What the exact level keys on. Not global_mem: PoCL reports it from the memory free at the
+# time, so hashing it (as schema 1 did) gave one machine a new key as its free memory changed.
+KEY_COLUMNS = ("backend", "platform", "vendor", "name", "version", "driver_version",
+               "opencl_c_version", "kind", "compute_units", "local_mem", "max_work_group_size",
+               "vector_width", "compute_capability")
+
+
+def device_key(row: dict) -> str:
+    return _digest(*("" if row.get(k) is None else row[k] for k in KEY_COLUMNS))
+
+
 def device_identity(device) -> dict:
     """The columns that identify a device, and the keys of its three lookup levels. The arch
     is the device model whatever its driver; the vendor level is the vendor's devices of the
     same kind (GPU or CPU) on the same backend."""
-    ident = {k: getattr(device, k) for k in (
-        "backend", "platform", "vendor", "name", "version", "driver_version",
-        "opencl_c_version", "kind", "compute_units", "global_mem", "local_mem",
-        "max_work_group_size", "vector_width")}
-    ident["key"] = _digest(*(ident[k] for k in sorted(ident)))
+    ident = {k: getattr(device, k) for k in KEY_COLUMNS + ("global_mem",)}
+    ident["key"] = device_key(ident)
     ident["arch"] = _digest(device.backend, device.vendor, device.name)
     ident["vendor_key"] = _digest(device.backend, device.vendor, device.kind)
     return ident
@@ -143,6 +154,26 @@ class TuningDB:
             self.conn.execute("pragma journal_mode=wal")
         with self.transaction():
             self._create()
+            for row in list(self.db["devices"].rows):  # schema 1 -> 2: keys change
+                if device_key(row) != row["key"]:
+                    self._move_device(row["key"], device_key(row))
+
+    def _move_device(self, old: str, new: str):
+        """Re-key a device (within a transaction); rows that now coincide with ones already
+        under the new key merge: a trial is kept once, the faster winner stays."""
+        c = self.conn
+        if c.execute("select 1 from devices where key = ?", [new]).fetchone():
+            c.execute("delete from devices where key = ?", [old])
+        else:
+            c.execute("update devices set key = ? where key = ?", [new, old])
+        c.execute("update or ignore trials set device = ? where device = ?", [new, old])
+        c.execute("delete from trials where device = ?", [old])
+        for row in list(self.db["winners"].rows_where("device = ?", [old])):
+            mine = self.winner(new, row["problem"], row["dtype"])
+            if mine is None or row["seconds"] < mine["seconds"]:
+                self.db["winners"].upsert(dict(row, device=new),
+                                          pk=("device", "problem", "dtype"))
+        c.execute("delete from winners where device = ?", [old])
 
     def _quick_check(self):
         try:
@@ -162,8 +193,9 @@ class TuningDB:
             "key": str, "arch": str, "vendor_key": str, "backend": str, "platform": str,
             "vendor": str, "name": str, "version": str, "driver_version": str,
             "opencl_c_version": str, "kind": str, "compute_units": int, "global_mem": int,
-            "local_mem": int, "max_work_group_size": int, "vector_width": int}, pk="key",
-            if_not_exists=True)
+            "local_mem": int, "max_work_group_size": int, "vector_width": int,
+            "compute_capability": str}, pk="key", if_not_exists=True)
+        db["devices"].add_missing_columns([{"compute_capability": ""}])  # schema 1 -> 2
         db["problems"].create({"signature": str, "kind": str, "fields": str, "mflops": float},
                               pk="signature", if_not_exists=True)
         db["trials"].create({
@@ -264,6 +296,11 @@ class TuningDB:
                                 f"{exc}); nothing was imported") from None
 
     def _merge(self, data: dict) -> dict:
+        rekey = {r["key"]: device_key(r) for r in data.get("devices", [])}
+        devices = [dict(r, key=rekey[r["key"]]) for r in data.get("devices", [])]
+        data = dict(data, devices=devices,
+                    **{t: [dict(r, device=rekey.get(r["device"], r["device"]))
+                           for r in data.get(t, [])] for t in ("trials", "winners")})
         added = {}
         with self.transaction():
             for table, pk in (("devices", "key"), ("problems", "signature")):

@@ -270,6 +270,45 @@ def test_lookup_chain_levels_and_stale_templates(device):
         problem, device, {1, 2})[1]["tp"] == 4
 
 
+def test_schema_1_files_and_exports_are_rekeyed_and_keep_everything(tmp_path, device):
+    """Schema 1 hashed PoCL's global_mem (the memory free at the time) into the device key.
+    Opening such a file, or importing such an export, re-keys it without losing a row; two
+    old keys of one device merge, keeping the faster winner."""
+    problem = Conv(1, 16, 24, (7, 7), (1, 1), (1, 1), (0, 0), (0, 0), (1, 1), 1, True, ())
+    family = kernels.BY_NAME["conv_gemm"]
+    params = family.default(problem, device)
+    path = tmp_path / "v1.sqlite"
+    db = TuningDB(path)
+    for old, seconds in (("old-key-a", 2e-3), ("old-key-b", 1e-3)):
+        db.add_device(device)
+        db.conn.execute("update devices set key = ?, global_mem = ? where key = ?",
+                        [old, len(old) + seconds, device_identity(device)["key"]])
+        db.add_trial({"device": old, "problem": problem.signature, "dtype": "float32",
+                      "family": family.name, "template_hash": template_hash(family.template),
+                      "params": params_key(dict(params, tp=1 + (seconds < 2e-3))),
+                      "status": "ok", "seconds": seconds})
+        db.set_winner({"device": old, "problem": problem.signature, "dtype": "float32",
+                       "family": family.name, "template_hash": template_hash(family.template),
+                       "params": params_key(dict(params, tp=1 + (seconds < 2e-3))),
+                       "seconds": seconds, "gflops": 1.0, "default_seconds": 1.0})
+    export_v1 = dict(db.export(), schema_version=1)
+    db.conn.execute("alter table devices drop column compute_capability")
+    db.conn.execute("update meta set value = '1' where key = 'schema_version'")
+    db.close()
+    for migrated in (TuningDB(path), _import_into(TuningDB(None), export_v1)):
+        assert migrated.counts() == {"devices": 1, "problems": 0, "trials": 2, "winners": 1}
+        [row] = migrated.db["devices"].rows
+        assert row["key"] == device_identity(device)["key"]
+        family_, got, level, _ = Lookup([migrated]).choose(problem, device, {1, 2})
+        assert level == "exact" and got["tp"] == 2  # the faster of the two winners
+    assert TuningDB(path).db["meta"].get("schema_version")["value"] == "2"
+
+
+def _import_into(db, data):
+    db.import_(data)
+    return db
+
+
 @pytest.mark.parametrize("content", [b"this is not a database" * 100, "foreign"])
 def test_bad_database_files_get_one_line_and_are_left_untouched(tmp_path, model_file,
                                                                 content):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import itertools
 import random
 
+from ..devices import peak_flops
 from ..layout import View, numel
 from .templating import KernelSource
 
@@ -27,12 +28,6 @@ LOCAL_SIZES = (16, 32, 64, 128, 256)
 # device's peak; families with register tiling declare a higher share.
 NAIVE_EFFICIENCY = 0.02
 LAUNCH_SECONDS = 10e-6
-
-
-def peak_flops(device) -> float:
-    """A crude fp32 peak: 32 flops per cycle per compute unit at 2 GHz (AVX-512 FMA on a
-    CPU core; GPUs are rated the same way per CU, which is enough to rank families)."""
-    return 64e9 * max(device.compute_units, 1)
 
 
 class Family:
