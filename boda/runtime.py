@@ -2,8 +2,9 @@
 
 Built once: every layer's kernel is rendered and all of them are compiled as one program;
 temporary storages are packed into shared device buffers (memory_plan); constants are
-uploaded once; every kernel's arguments are bound once. A run uploads the inputs, enqueues the
-kernels back to back on one queue with no waits between them, and reads back only the outputs.
+uploaded once; every kernel's arguments are bound once, and the launches are recorded once
+(`backend.record`: a CUDA graph on CUDA). A run uploads the inputs, replays the launches back
+to back on one queue with no waits between them, and reads back only the outputs.
 """
 from __future__ import annotations
 
@@ -78,6 +79,11 @@ class Engine:
                      else self.buffers[plan.placement[i][0]]
                      for k, i in enumerate(layer.step.inputs)]
             layer.handle = self.backend.kernel(program, layer.kernel.name, args)
+        self.replay = self.backend.record(self.launches())
+
+    def launches(self) -> list:
+        """(kernel, global size, local size) of every layer, in order."""
+        return [(x.handle, x.kernel.global_size, x.kernel.local_size) for x in self.layers]
 
     def _allocate(self):
         plan, be = self.plan, self.backend
@@ -107,8 +113,7 @@ class Engine:
         for name in plan.inputs:
             sid, view = plan.placement[name]
             be.upload(self.buffers[sid], feeds[name], view.offset)
-        for layer in self.layers:
-            be.launch(layer.handle, layer.kernel.global_size, layer.kernel.local_size)
+        self.replay()
         results = {}
         for onnx_name, name in plan.outputs:
             if name in results:
@@ -130,7 +135,7 @@ class Engine:
         of `repeat` launches of that kernel by itself (warm caches, busy device); in sequence
         is its median inside `repeat` runs of the whole network, as an inference sees it."""
         self.run(feeds)
-        launches = [(x.handle, x.kernel.global_size, x.kernel.local_size) for x in self.layers]
+        launches = self.launches()
         runs = self.backend.time_sequence(launches, repeat)
         out = []
         for k, layer in enumerate(self.layers):

@@ -7,7 +7,13 @@
     backend.upload(buf, array, offset=0)       (asynchronous; array must stay alive)
     backend.download(buf, array, offset=0)     (asynchronous until finish())
     backend.launch(kern, global_size, local_size)
+    replay = backend.record([(kern, global_size, local_size), ...])   (replay() enqueues all;
+                                               a CUDA graph on CUDA)
     backend.finish()
+    backend.time_launches(...) / time_sequence(...)   (device-event seconds)
+
+opencl.py holds the OpenCL backend (pyopencl), cuda.py the CUDA one (cuda-python: NVRTC and
+the driver API).
 
 Offsets are in elements of float32.
 """
@@ -18,4 +24,7 @@ def backend_for(device):
     if device.backend == "opencl":
         from .opencl import OpenCLBackend
         return OpenCLBackend(device)
+    if device.backend == "cuda":
+        from .cuda import CUDABackend
+        return CUDABackend(device)
     raise ValueError(f"no backend for {device.backend}")

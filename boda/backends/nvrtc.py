@@ -2,8 +2,15 @@
 
 Both come from wheels (cuda-bindings, nvidia-cuda-nvrtc-cu12) and need no GPU and no CUDA
 toolkit, so every machine can check that the CUDA rendering of a kernel compiles.
+`compile_cached` keeps each cubin on disk, keyed by the source, the options, the target
+architecture and the NVRTC version, so a network built again loads its kernels at once.
 """
 from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
 
 from ..errors import CompileError
 
@@ -50,3 +57,40 @@ def compile_cuda(source: str, arch: str = "sm_90", options: tuple = ()) -> bytes
         return cubin
     finally:
         nvrtc.nvrtcDestroyProgram(prog)
+
+
+def cache_dir() -> Path:
+    """$BODA_CACHE_DIR/cuda, else ~/.cache/boda/cuda."""
+    root = os.environ.get("BODA_CACHE_DIR") or Path(
+        os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "boda"
+    return Path(root) / "cuda"
+
+
+def version() -> str:
+    from cuda.bindings import nvrtc
+    major, minor = _check(nvrtc.nvrtcVersion())
+    return f"{major}.{minor}"
+
+
+def compile_cached(source: str, arch: str, options: tuple = ()) -> bytes:
+    """compile_cuda through the disk cache. Entries are written whole (a temporary file
+    renamed into place), so concurrent builds and a kill never leave a torn cubin; an
+    unreadable or damaged entry is compiled again."""
+    key = hashlib.sha256("\x1f".join([version(), arch, *options, source]).encode()).hexdigest()
+    path = cache_dir() / f"{key[:32]}-{arch}.cubin"
+    try:
+        data = path.read_bytes()
+        if data[:4] == b"\x7fELF":
+            return data
+    except OSError:
+        pass
+    cubin = compile_cuda(source, arch, options)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with os.fdopen(fd, "wb") as f:
+            f.write(cubin)
+        os.replace(tmp, path)
+    except OSError:  # a read-only or full cache costs only the next compile
+        pass
+    return cubin

@@ -59,6 +59,16 @@ class OpenCLBackend:
     def finish(self):
         self.queue.finish()
 
+    def record(self, launches):
+        """A callable that enqueues `launches` ((kernel, global, local), in order): what the
+        CUDA backend captures as a graph. OpenCL 1.2 has nothing to capture them in."""
+        launches = list(launches)
+
+        def replay():
+            for kern, g, lsz in launches:
+                cl.enqueue_nd_range_kernel(self.queue, kern, (g,), (lsz,))
+        return replay
+
     def _timing(self):
         if self._timing_queue is None:
             self._timing_queue = cl.CommandQueue(
