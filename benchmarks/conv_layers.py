@@ -13,32 +13,13 @@ import argparse
 import time
 from collections import defaultdict
 
-import onnx
 from common import machine_lines, median_seconds, ort_session
-from onnx import TensorProto, helper
 
 from boda import kernels, zoo
+from boda.bench.onnxruntime import conv_model
 from boda.devices import select_device
 from boda.layers import plan_model
 from boda.tuner.measure import ProblemBench
-
-
-def one_node_model(p, inputs):
-    """The conv layer (and its fused ReLU) as an ONNX model with its weights inside."""
-    x, w, *b = inputs
-    nodes = [helper.make_node(
-        "Conv", ["x", "w"] + (["b"] if b else []), ["y" if not p.act else "c"],
-        kernel_shape=list(p.kernel), strides=list(p.stride), dilations=list(p.dilation),
-        pads=list(p.pad_begin) + list(p.pad_end), group=p.group)]
-    if p.act:
-        assert p.act == ("relu",), p.act
-        nodes.append(helper.make_node("Relu", ["c"], ["y"]))
-    inits = [onnx.numpy_helper.from_array(w, "w")] + (
-        [onnx.numpy_helper.from_array(b[0], "b")] if b else [])
-    graph = helper.make_graph(
-        nodes, "layer", [helper.make_tensor_value_info("x", TensorProto.FLOAT, x.shape)],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, p.out_shape)], inits)
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8)
 
 
 def main():
@@ -63,7 +44,7 @@ def main():
         for p, names in layers.items():
             t0 = time.perf_counter()
             bench = ProblemBench(p, device)
-            ort_s = median_seconds(lambda s=ort_session(one_node_model(p, bench.inputs)):
+            ort_s = median_seconds(lambda s=ort_session(conv_model(p, bench.inputs)):
                                    s.run(None, {"x": bench.inputs[0]}), 20)
             label = f"{', '.join(names)}<br>`{_short(p)}`"
             chosen, _ = kernels.choose(p, device)

@@ -15,6 +15,7 @@ EPILOG = """examples:
   boda run --model squeezenet1_1.onnx
   boda tune --model squeezenet1_1.onnx --budget 300
   boda run --model squeezenet1_1.onnx --explain
+  boda bench --model squeezenet1_1.onnx --against onnxruntime --out bench/
   boda ops --model squeezenet1_1.onnx
   boda db list
   boda devices
@@ -51,7 +52,8 @@ def main(argv=None) -> int:
 def _parser():
     p = argparse.ArgumentParser(
         prog="boda", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Compile ONNX CNNs into generated OpenCL kernels and run them.")
+        description="Compile ONNX CNNs into generated OpenCL and CUDA kernels, tune them, and "
+                    "run them.")
     from . import __version__
     p.add_argument("--version", action="version", version=f"boda {__version__}")
     sub = p.add_subparsers(title="commands", metavar="COMMAND")
@@ -82,9 +84,10 @@ def _parser():
     r.add_argument("--input", help=".npy array, or an image file (resized and normalized "
                                    "as ImageNet models expect)")
     r.add_argument("--output", help="write the output to this .npy (or all outputs to .npz)")
-    r.add_argument("--device", help="index, opencl:N, family (cpu, nvidia, amd, adreno, mali, "
-                                    "intel) or part of a device name; default: first GPU, "
-                                    "else the CPU")
+    r.add_argument("--device", help="index, opencl:N, cuda:N, family (cpu, nvidia, amd, "
+                                    "adreno, mali, intel; nvidia prefers CUDA) or part of a "
+                                    "device name; default: first GPU (CUDA first), else the "
+                                    "CPU")
     r.add_argument("--batch", type=int, help="set the batch dimension of the input")
     r.add_argument("--seed", type=int, default=0, help="seed of the random input (default 0)")
     r.add_argument("--repeat", type=int, default=1,
@@ -125,6 +128,29 @@ def _parser():
     t.add_argument("--seed", type=int, default=0, help="search and input seed (default 0)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=cmd_tune)
+
+    b = sub.add_parser(
+        "bench", help="compare boda with cuDNN / onnxruntime, per conv layer and for the "
+                      "whole network",
+        description="Time every conv layer of a model with boda's kernel (the tuning "
+                    "database's winner, else the default) and with each reference on the same "
+                    "layer, then the whole network on every engine, measured in turns in one "
+                    "run. Prints a markdown report; --out also writes JSON and a PNG chart.")
+    b.add_argument("--model", required=True, help="ONNX file")
+    b.add_argument("--device", help="as for run")
+    b.add_argument("--against", help="comma-separated references: cudnn (through PyTorch), "
+                                     "onnxruntime (default: cudnn on NVIDIA devices, and "
+                                     "onnxruntime)")
+    b.add_argument("--batch", type=int, help="set the batch dimension of the input")
+    b.add_argument("--repeat", type=int, default=50,
+                   help="timed runs per layer and per engine; medians are reported "
+                        "(default 50)")
+    b.add_argument("--json", help="write the report as JSON to this file")
+    b.add_argument("--out", help="folder for MODEL-bBATCH-DEVICE.md, .json and .png")
+    b.add_argument("--db", help=DB_HELP)
+    b.add_argument("--untuned", action="store_true",
+                   help="ignore the tuning databases: use every family's default")
+    b.set_defaults(func=cmd_bench)
 
     db = sub.add_parser("db", help="inspect, export, import or prune the tuning database")
     dsub = db.add_subparsers(title="actions", metavar="ACTION")
@@ -176,11 +202,12 @@ def cmd_devices(args):
             "family": d.family} for d in devs], indent=2))
         return 0
     if not devs:
-        raise BodaError("no OpenCL device found (is pocl-binary-distribution installed?)")
-    rows = [(d.index, d.family, d.name, d.vendor, d.platform, d.version, d.compute_units,
-             f"{d.global_mem / 2**30:.1f} GiB") for d in devs]
-    print(_table(rows, ["index", "family", "name", "vendor", "platform", "version", "CUs",
-                        "memory"]))
+        raise BodaError("no OpenCL or CUDA device found "
+                        "(is pocl-binary-distribution installed?)")
+    rows = [(d.index, d.spec, d.family, d.name, d.vendor, d.platform, d.version,
+             d.compute_units, f"{d.global_mem / 2**30:.1f} GiB") for d in devs]
+    print(_table(rows, ["index", "device", "family", "name", "vendor", "platform", "version",
+                        "CUs", "memory"]))
     return 0
 
 
@@ -433,6 +460,40 @@ def cmd_db_prune(args):
         return template_hash(family.template) if family else None
     removed = db.prune(current, args.failures)
     print(f"pruned {db.path}: " + ", ".join(f"{n} {k}" for k, n in removed.items()))
+    return 0
+
+
+def cmd_bench(args):
+    from pathlib import Path
+
+    from .bench import default_against, run_bench
+    from .bench.report import markdown, write_json, write_png
+    from .devices import select_device
+    if args.batch is not None and args.batch < 1:
+        raise BodaError("--batch must be at least 1")
+    if args.repeat < 1:
+        raise BodaError("--repeat must be at least 1")
+    device = select_device(args.device)
+    against = ([a.strip() for a in args.against.split(",") if a.strip()]
+               if args.against is not None else default_against(device))
+    report = run_bench(args.model, device, against, args.batch, args.repeat,
+                       db=False if args.untuned else args.db,
+                       progress=lambda m: print(f"boda bench: {m}", file=sys.stderr,
+                                                flush=True))
+    command = "boda " + " ".join(sys.argv[1:]) if sys.argv[0].endswith("boda") else ""
+    text = markdown(report, command)
+    print(text, end="")
+    if args.json:
+        write_json(report, args.json, command)
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        stem = f"{Path(args.model).stem}-b{report['batch']}-{device.family}"
+        (out / f"{stem}.md").write_text(text)
+        write_json(report, out / f"{stem}.json", command)
+        if not write_png(report, out / f"{stem}.png"):
+            print("boda bench: no PNG chart: matplotlib is not installed", file=sys.stderr)
+        print(f"boda bench: wrote {out / stem}.md, .json and .png", file=sys.stderr)
     return 0
 
 

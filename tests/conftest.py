@@ -3,10 +3,14 @@ everything else runs on the default OpenCL device (PoCL's CPU device on every ma
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import tempfile
 
 import numpy as np
+import onnx
 import pytest
+from onnx import TensorProto, helper
 
 # Tests never read or write the user's tuning database (subprocesses inherit this).
 os.environ["BODA_DB"] = os.path.join(tempfile.mkdtemp(prefix="boda-test-"), "tuning.sqlite")
@@ -35,3 +39,40 @@ def assert_close(out, ref, tol=1e-4):
     scale = float(np.abs(ref).max())
     err = float(np.abs(out.astype(np.float64) - ref).max())
     assert err <= tol * max(scale, 1e-12), f"max|out-ref| = {err:.3g}, max|ref| = {scale:.3g}"
+
+
+def boda(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "boda.cli", *map(str, args)],
+                          capture_output=True, text=True, cwd=cwd, timeout=600)
+
+
+def assert_one_line_error(res, *words):
+    assert res.returncode != 0
+    err = res.stderr.strip()
+    assert "Traceback" not in res.stderr and len(err.splitlines()) == 1, res.stderr
+    assert err.startswith("boda: error:"), err
+    for w in words:
+        assert w in err, err
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """A small conv net: Conv+Relu -> MaxPool -> Conv -> GlobalAveragePool -> Flatten."""
+    rng = np.random.default_rng(0)
+    w1 = onnx.numpy_helper.from_array(rng.standard_normal((8, 3, 3, 3)).astype(np.float32), "w1")
+    w2 = onnx.numpy_helper.from_array(rng.standard_normal((16, 8, 1, 1)).astype(np.float32), "w2")
+    nodes = [helper.make_node("Conv", ["x", "w1"], ["c1"], pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c1"], ["r1"]),
+             helper.make_node("MaxPool", ["r1"], ["p1"], kernel_shape=[2, 2], strides=[2, 2]),
+             helper.make_node("Conv", ["p1", "w2"], ["c2"]),
+             helper.make_node("GlobalAveragePool", ["c2"], ["g"]),
+             helper.make_node("Flatten", ["g"], ["y"])]
+    g = helper.make_graph(nodes, "tiny", [helper.make_tensor_value_info("x", TensorProto.FLOAT,
+                                                                        [1, 3, 16, 16])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 16])],
+                          [w1, w2])
+    path = tmp_path_factory.mktemp("m") / "tiny.onnx"
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8  # what the onnxruntime of the test extra reads
+    onnx.save(model, path)
+    return path

@@ -1,0 +1,89 @@
+"""Device selection across backends, nominal peaks, and the CUDA pieces that need no GPU
+(NVRTC's disk cache, a clear error where no CUDA device exists). Fake device lists stand in
+for an NVIDIA machine: the CUDA driver path itself runs only on one (benchmarks/nvidia/)."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from boda.backends import nvrtc
+from boda.devices import Device, list_devices, peak_flops, select_device
+from boda.errors import DeviceError
+from conftest import assert_one_line_error, boda
+
+
+def fake(index, backend, ordinal, name, kind="gpu", vendor="NVIDIA Corporation", **kw):
+    base = dict(index=index, backend=backend, platform="P", name=name, vendor=vendor,
+                version="", driver_version="", opencl_c_version="", kind=kind,
+                compute_units=132, global_mem=1 << 34, local_mem=1 << 16,
+                max_work_group_size=1024, ordinal=ordinal)
+    return Device(**(base | kw))
+
+
+NVIDIA_BOX = [fake(0, "opencl", 0, "pthread-AMD EPYC", kind="cpu", vendor="AuthenticAMD"),
+              fake(1, "opencl", 1, "NVIDIA H100 80GB HBM3"),
+              fake(2, "cuda", 0, "NVIDIA H100 80GB HBM3", compute_capability="9.0"),
+              fake(3, "cuda", 1, "NVIDIA H100 80GB HBM3", compute_capability="9.0")]
+
+
+def test_selection_prefers_cuda_for_nvidia_and_takes_explicit_backends():
+    assert select_device("nvidia", NVIDIA_BOX) is NVIDIA_BOX[2]
+    assert select_device(None, NVIDIA_BOX) is NVIDIA_BOX[2]
+    assert select_device("cuda:1", NVIDIA_BOX) is NVIDIA_BOX[3]
+    assert select_device("opencl:1", NVIDIA_BOX) is NVIDIA_BOX[1]
+    assert select_device("1", NVIDIA_BOX) is NVIDIA_BOX[1]
+    assert select_device("cpu", NVIDIA_BOX) is NVIDIA_BOX[0]
+    with pytest.raises(DeviceError, match="no device cuda:2; present: .*cuda:1"):
+        select_device("cuda:2", NVIDIA_BOX)
+    assert NVIDIA_BOX[3].spec == "cuda:1" and "cuda:1" in NVIDIA_BOX[3].describe()
+
+
+def test_nominal_peaks_match_the_published_fp32_figures():
+    # NVIDIA's data sheets: H100 SXM 67 TFLOP/s (132 SMs, 1980 MHz boost), A100 19.5 (108 SMs,
+    # 1410 MHz), RTX 4090 82.6 (128 SMs, 2520 MHz)
+    cases = [(132, 1980, "9.0", 67e12), (108, 1410, "8.0", 19.5e12), (128, 2520, "8.9", 82.6e12)]
+    for sms, mhz, cc, published in cases:
+        dev = fake(0, "cuda", 0, "x", compute_units=sms, clock_mhz=mhz, compute_capability=cc)
+        assert peak_flops(dev) == pytest.approx(published, rel=0.01)
+    cpu = fake(0, "opencl", 0, "cpu", kind="cpu", compute_units=2, clock_mhz=2500,
+               vector_width=16)
+    assert peak_flops(cpu) == 2 * 2 * 16 * 2 * 2.5e9  # 2 FMA pipes x 16 lanes x 2 flops
+
+
+def test_no_cuda_device_here_is_one_line(tiny):
+    if any(d.backend == "cuda" for d in list_devices()):
+        pytest.skip("this machine has a CUDA device")
+    res = boda("run", "--model", tiny, "--device", "cuda:0")
+    assert_one_line_error(res, "no device cuda:0", "opencl:0")
+
+
+needs_nvrtc = pytest.mark.skipif(not nvrtc.available(), reason="NVRTC is not installed")
+SOURCE = 'extern "C" __global__ void k(float* a) { a[threadIdx.x] = 2.0f; }'
+
+
+@needs_nvrtc
+def test_cubins_are_cached_on_disk_by_source_options_and_arch(tmp_path, monkeypatch):
+    monkeypatch.setenv("BODA_CACHE_DIR", str(tmp_path))
+    first = nvrtc.compile_cached(SOURCE, "sm_80")
+    assert first[:4] == b"\x7fELF" and len(list(tmp_path.glob("cuda/*.cubin"))) == 1
+    calls = []
+    real = nvrtc.compile_cuda
+    monkeypatch.setattr(nvrtc, "compile_cuda", lambda *a: calls.append(a) or real(*a))
+    assert nvrtc.compile_cached(SOURCE, "sm_80") == first and calls == []
+    nvrtc.compile_cached(SOURCE, "sm_90")
+    nvrtc.compile_cached(SOURCE, "sm_80", ("-lineinfo",))
+    nvrtc.compile_cached(SOURCE.replace("2.0f", "3.0f"), "sm_80")
+    assert len(calls) == 3 and len(list(tmp_path.glob("cuda/*.cubin"))) == 4
+    [entry] = [p for p in tmp_path.glob("cuda/*sm_80.cubin") if p.read_bytes() == first]
+    entry.write_bytes(b"torn")  # a damaged entry is compiled again
+    assert nvrtc.compile_cached(SOURCE, "sm_80") == first and len(calls) == 4
+
+
+def test_cuda_identity_keys_on_compute_capability():
+    from boda.tuning_db import device_identity
+    a = device_identity(NVIDIA_BOX[2])
+    b = device_identity(dataclasses.replace(NVIDIA_BOX[2], compute_capability="8.0"))
+    c = device_identity(dataclasses.replace(NVIDIA_BOX[2], global_mem=1 << 20))
+    assert a["key"] != b["key"] and a["arch"] == b["arch"]
+    assert a["key"] == c["key"]  # free memory (what PoCL reports) is not identity
