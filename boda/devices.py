@@ -138,9 +138,10 @@ def _cuda_devices(first_index: int) -> list[Device]:
     for i in range(count if err == cu.CUresult.CUDA_SUCCESS else 0):
         _, dev = cu.cuDeviceGet(i)
 
-        def get(name):
-            return int(cu.cuDeviceGetAttribute(getattr(attr, "CU_DEVICE_ATTRIBUTE_" + name),
-                                               dev)[1])
+        def get(name):  # 0 where this driver does not know the attribute
+            which = getattr(attr, "CU_DEVICE_ATTRIBUTE_" + name, None)
+            err, value = cu.cuDeviceGetAttribute(which, dev) if which else (None, 0)
+            return int(value) if err == cu.CUresult.CUDA_SUCCESS else 0
         name = cu.cuDeviceGetName(256, dev)[1].split(b"\0")[0].decode().strip()
         cc = f"{get('COMPUTE_CAPABILITY_MAJOR')}.{get('COMPUTE_CAPABILITY_MINOR')}"
         drv = f"{driver // 1000}.{driver % 1000 // 10}"

@@ -16,6 +16,73 @@ from onnx import TensorProto, helper
 os.environ["BODA_DB"] = os.path.join(tempfile.mkdtemp(prefix="boda-test-"), "tuning.sqlite")
 
 
+# Every kernel a test renders for OpenCL is rendered as CUDA C too, and at the end of each test
+# module all of those compile with NVRTC for compute_80 and compute_90, so a template that
+# breaks only in CUDA fails CI, which has no GPU (one dialect, two languages). To PTX, without
+# optimization (-G): 3x quicker than optimized cubins, and it is the front end that catches
+# a template's CUDA errors; test_kernel_compile.py builds SqueezeNet's kernels to cubins.
+CUDA_RENDERINGS: dict = {}  # kernel name -> (CUDA source, what it renders)
+CUDA_BATCH = 200
+
+
+def _also_render_cuda(make):
+    def wrapper(family, template, lang, problem, params, views, *args, **ctx):
+        ks = make(family, template, lang, problem, params, views, *args, **ctx)
+        if lang == "opencl":
+            try:
+                cu = make(family, template, "cuda", problem, params, views, *args, **ctx)
+                CUDA_RENDERINGS.setdefault(cu.name, (cu.source, f"{family} {params} on "
+                                                                 f"{problem.signature}"))
+            except Exception as exc:  # rendering for CUDA failed where OpenCL rendered
+                CUDA_RENDERINGS[f"{family}-{len(CUDA_RENDERINGS)}"] = (
+                    None, f"{family} {params} on {problem.signature}: {exc}")
+        return ks
+    return staticmethod(wrapper)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def cuda_renderings_compile(request):
+    from boda.backends import nvrtc
+    from boda.kernels.templating import KernelSource
+    if getattr(request.module, "CUDA_COMPILED_HERE", False):
+        yield
+        return
+    original = KernelSource.__dict__["make"]
+    KernelSource.make = _also_render_cuda(original.__func__)
+    CUDA_RENDERINGS.clear()
+    yield
+    KernelSource.make = original
+    if not nvrtc.available() or not CUDA_RENDERINGS:
+        return
+    failures = [what for source, what in CUDA_RENDERINGS.values() if source is None]
+    items = [(s, what) for s, what in CUDA_RENDERINGS.values() if s is not None]
+    CUDA_RENDERINGS.clear()
+    for i in range(0, len(items), CUDA_BATCH):
+        failures += _nvrtc_failures(items[i:i + CUDA_BATCH])
+    assert not failures, f"{len(failures)} kernels fail in CUDA; first: {failures[0]}"
+
+
+def _nvrtc_failures(items) -> list:
+    from boda.backends import nvrtc
+    from boda.errors import CompileError
+    from boda.kernels import prelude
+
+    def compiles(batch) -> bool:
+        source = "\n".join([prelude("cuda")] + [s for s, _ in batch])
+        try:
+            for arch in nvrtc.ARCHS:
+                nvrtc.compile_cached(source, arch.replace("sm_", "compute_"), ("-G",))
+            return True
+        except CompileError:
+            return False
+    if compiles(items):
+        return []
+    if len(items) == 1:
+        return [items[0][1]]
+    half = len(items) // 2
+    return _nvrtc_failures(items[:half]) + _nvrtc_failures(items[half:])
+
+
 @pytest.fixture(scope="session")
 def device():
     from boda.devices import select_device

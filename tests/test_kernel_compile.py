@@ -1,5 +1,7 @@
 """Every kernel family's renderings for every SqueezeNet 1.0 / 1.1 layer compile: as OpenCL C
-on the default device, and as CUDA C with NVRTC for sm_80 and sm_90 (no GPU needed).
+on the default device, and as CUDA C with NVRTC to optimized cubins for sm_80 and sm_90 (no
+GPU needed), as the CUDA backend builds them. (Every other kernel the tests render is checked
+in CUDA by conftest's cuda_renderings_compile.)
 
 Spaces run to thousands of points, so each (layer, family) contributes its default and a
 random sample, drawn with a different seed per layer so the layers together cover more of
@@ -18,6 +20,7 @@ from boda.backends.opencl import OpenCLBackend
 from boda.layers import plan_model
 
 SAMPLE = 2
+CUDA_COMPILED_HERE = True  # conftest need not check these kernels' CUDA renderings again
 
 
 @functools.lru_cache(maxsize=None)
@@ -55,4 +58,17 @@ def test_layer_compiles(index, device):
         pytest.skip("NVRTC is not installed (pip install cuda-bindings nvidia-cuda-nvrtc-cu12)")
     source = kernels.program_source(layer_sources(problem, device, "cuda", index), "cuda")
     for arch in nvrtc.ARCHS:
-        assert nvrtc.compile_cuda(source, arch)
+        assert nvrtc.compile_cached(source, arch)[:4] == b"\x7fELF"
+
+
+def test_nvrtc_is_installed_with_the_test_extra():
+    """Without NVRTC the CUDA renderings would go unchecked; the test extra brings it."""
+    assert nvrtc.available(), "pip install cuda-bindings nvidia-cuda-nvrtc-cu12 (boda[cuda])"
+
+
+def test_a_cuda_only_error_is_reported():
+    from conftest import _nvrtc_failures
+    good = 'extern "C" __global__ void ok(float* a) { a[0] = 1.0f; }'
+    bad = 'extern "C" __global__ void bad(float* a) { a[0] = undeclared; }'
+    assert _nvrtc_failures([(good, "good"), (bad, "bad one"), (good.replace("ok", "ok2"),
+                                                              "good 2")]) == ["bad one"]

@@ -79,7 +79,7 @@ class CUDABackend:
         self._dev = _ok(cu.cuDeviceGet(device.ordinal))
         self.context = _ok(cu.cuDevicePrimaryCtxRetain(self._dev))
         _ok(cu.cuCtxSetCurrent(self.context))
-        self.stream = _ok(cu.cuStreamCreate(cu.CUstream_flags.CU_STREAM_NON_BLOCKING))
+        self.stream = _ok(cu.cuStreamCreate(int(cu.CUstream_flags.CU_STREAM_NON_BLOCKING)))
         self.arch = "sm_" + device.compute_capability.replace(".", "")
         self._pending = []  # host arrays of copies in flight, kept alive until finish()
 

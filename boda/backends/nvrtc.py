@@ -44,17 +44,20 @@ def _log(prog) -> str:
 
 
 def compile_cuda(source: str, arch: str = "sm_90", options: tuple = ()) -> bytes:
-    """Compile CUDA C source to a cubin for `arch` (e.g. sm_80); raises CompileError."""
+    """Compile CUDA C source to a cubin for a real `arch` (sm_80), or to PTX for a virtual
+    one (compute_80: NVRTC's front end and NVVM without ptxas, a quicker check that a source
+    compiles); raises CompileError."""
     from cuda.bindings import nvrtc
     prog = _check(nvrtc.nvrtcCreateProgram(source.encode(), b"boda.cu", 0, [], []))
     try:
         opts = [f"--gpu-architecture={arch}".encode(), b"-std=c++17",
                 *(o.encode() for o in options)]
         _check(nvrtc.nvrtcCompileProgram(prog, len(opts), opts), prog)
-        size = _check(nvrtc.nvrtcGetCUBINSize(prog))
-        cubin = b" " * size
-        _check(nvrtc.nvrtcGetCUBIN(prog, cubin))
-        return cubin
+        ptx = arch.startswith("compute_")
+        size = _check((nvrtc.nvrtcGetPTXSize if ptx else nvrtc.nvrtcGetCUBINSize)(prog))
+        image = b" " * size
+        _check((nvrtc.nvrtcGetPTX if ptx else nvrtc.nvrtcGetCUBIN)(prog, image))
+        return image
     finally:
         nvrtc.nvrtcDestroyProgram(prog)
 
@@ -77,10 +80,10 @@ def compile_cached(source: str, arch: str, options: tuple = ()) -> bytes:
     renamed into place), so concurrent builds and a kill never leave a torn cubin; an
     unreadable or damaged entry is compiled again."""
     key = hashlib.sha256("\x1f".join([version(), arch, *options, source]).encode()).hexdigest()
-    path = cache_dir() / f"{key[:32]}-{arch}.cubin"
+    path = cache_dir() / f"{key[:32]}-{arch}.{'ptx' if arch.startswith('compute_') else 'cubin'}"
     try:
         data = path.read_bytes()
-        if data[:4] == b"\x7fELF":
+        if data[:4] == b"\x7fELF" or (data.startswith(b"//") and data.rstrip(b"\0 ")):
             return data
     except OSError:
         pass
