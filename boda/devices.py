@@ -8,6 +8,7 @@ CUDA GPU, else the first GPU, else the first CPU (PoCL's, which every install ha
 """
 from __future__ import annotations
 
+import ctypes
 import os
 import warnings
 from dataclasses import dataclass, field
@@ -126,6 +127,7 @@ def _cuda_devices(first_index: int) -> list[Device]:
     Their vector width is 4: float4 is the widest load, and the templates' CUDA vectors are
     register arrays, so wider tiles are still worth searching."""
     try:
+        ctypes.CDLL("libcuda.so.1" if os.name != "nt" else "nvcuda.dll")  # quick: no driver
         from cuda.bindings import driver as cu
         if cu.cuInit(0)[0] != cu.CUresult.CUDA_SUCCESS:
             return []

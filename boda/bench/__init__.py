@@ -24,7 +24,7 @@ from ..verify import max_rel_error, random_inputs
 from .timing import cores, cpu_name, interleaved_medians
 
 REFERENCES = ("cudnn", "onnxruntime")
-INSTALL = {"cudnn": "PyTorch with CUDA", "onnxruntime": "pip install onnxruntime"}
+INSTALL = {"cudnn": "PyTorch with CUDA", "onnxruntime": "onnxruntime (pip install 'boda[bench]')"}
 
 
 def default_against(device) -> list[str]:
