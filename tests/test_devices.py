@@ -87,3 +87,31 @@ def test_cuda_identity_keys_on_compute_capability():
     c = device_identity(dataclasses.replace(NVIDIA_BOX[2], global_mem=1 << 20))
     assert a["key"] != b["key"] and a["arch"] == b["arch"]
     assert a["key"] == c["key"]  # free memory (what PoCL reports) is not identity
+
+
+def test_cuda_backend_calls_are_well_formed_without_a_driver():
+    """With no NVIDIA driver, every driver call fails to load libcuda, but only after the
+    bindings have checked its arguments, so a wrongly typed argument still shows here as a
+    TypeError (the GPU itself is exercised by test_cuda.py)."""
+    import numpy as np
+    pathfinder = pytest.importorskip("cuda.pathfinder")
+    if any(d.backend == "cuda" for d in list_devices()):
+        pytest.skip("a driver is present: test_cuda.py runs the real thing")
+    from cuda.bindings import driver as cu
+
+    from boda.backends import cuda
+    be = object.__new__(cuda.CUDABackend)
+    be.stream, be._pending, be.arch = cu.CUstream(0), [], "sm_90"
+    buf = object.__new__(cuda.Buffer)
+    buf.ptr, buf.nbytes = 1 << 20, 64
+    kern = cuda.Kernel(cu.CUfunction(0), [buf, buf])
+    host = np.zeros(16, np.float32)
+    calls = [lambda: cuda.CUDABackend(NVIDIA_BOX[2]), lambda: cuda.Buffer(64),
+             lambda: be.compile(SOURCE), lambda: be.upload(buf, host, 4),
+             lambda: be.download(buf, host, 4), lambda: be.fill(buf, float("nan"), 16),
+             lambda: be.kernel(cu.CUmodule(0), "k", [buf]), lambda: be.launch(kern, 128, 64),
+             lambda: be.finish(), lambda: be.record([(kern, 128, 64)]),
+             lambda: be.time_launches(kern, 128, 64, 2)]
+    for call in calls:
+        with pytest.raises(pathfinder.DynamicLibNotFoundError):
+            call()
