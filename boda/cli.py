@@ -146,7 +146,8 @@ def _parser():
                    help="timed runs per layer and per engine; medians are reported "
                         "(default 50)")
     b.add_argument("--json", help="write the report as JSON to this file")
-    b.add_argument("--out", help="folder for MODEL-bBATCH-DEVICE.md, .json and .png")
+    b.add_argument("--out", help="folder for MODEL-bBATCH-FAMILY.md, .json and .png (e.g. "
+                                  "squeezenet1_1-b1-cpu.md)")
     b.add_argument("--db", help=DB_HELP)
     b.add_argument("--untuned", action="store_true",
                    help="ignore the tuning databases: use every family's default")
