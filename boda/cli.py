@@ -477,6 +477,15 @@ def cmd_bench(args):
     device = select_device(args.device)
     against = ([a.strip() for a in args.against.split(",") if a.strip()]
                if args.against is not None else default_against(device))
+    # refuse an unwritable --out / --json now, not after minutes of measuring
+    for folder in ([Path(args.out)] if args.out else []) + (
+            [Path(args.json).parent] if args.json else []):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise BodaError(f"cannot create {folder}: {exc.strerror}") from None
+        if not os.access(folder, os.W_OK):
+            raise BodaError(f"cannot write into {folder}")
     report = run_bench(args.model, device, against, args.batch, args.repeat,
                        db=False if args.untuned else args.db,
                        progress=lambda m: print(f"boda bench: {m}", file=sys.stderr,
@@ -488,7 +497,6 @@ def cmd_bench(args):
         write_json(report, args.json, command)
     if args.out:
         out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
         stem = f"{Path(args.model).stem}-b{report['batch']}-{device.family}"
         (out / f"{stem}.md").write_text(text)
         write_json(report, out / f"{stem}.json", command)

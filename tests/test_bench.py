@@ -64,3 +64,11 @@ def test_batch_changes_every_engine_alike(tiny, tmp_path):
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["batch"] == 3 and report["layers"][0]["signature"].startswith("conv(n=3,")
     assert {n["engine"]: n["max_rel_diff"] for n in report["network"]}["onnxruntime"] <= 1e-4
+
+
+def test_an_unwritable_output_is_refused_before_measuring(tiny, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    res = boda("bench", "--model", tiny, "--against", "onnxruntime", "--out", blocker / "sub")
+    assert_one_line_error(res, "cannot create")
+    assert "boda bench: compiling" not in res.stderr
