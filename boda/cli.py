@@ -500,9 +500,10 @@ def cmd_bench(args):
         stem = f"{Path(args.model).stem}-b{report['batch']}-{device.family}"
         (out / f"{stem}.md").write_text(text)
         write_json(report, out / f"{stem}.json", command)
-        if not write_png(report, out / f"{stem}.png"):
-            print("boda bench: no PNG chart: matplotlib is not installed", file=sys.stderr)
-        print(f"boda bench: wrote {out / stem}.md, .json and .png", file=sys.stderr)
+        png = write_png(report, out / f"{stem}.png")
+        print(f"boda bench: wrote {out / stem}.md, .json"
+              + (" and .png" if png else " (no PNG chart: matplotlib is not installed)"),
+              file=sys.stderr)
     return 0
 
 
