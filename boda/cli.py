@@ -22,6 +22,7 @@ EPILOG = """examples:
 """
 DB_HELP = ("tuning database (default: $BODA_DB, else ~/.cache/boda/tuning.sqlite); the "
            "databases shipped in tuning_db/ back it up")
+UNTUNED_HELP = "ignore the tuning databases: use every family's default"
 
 
 def main(argv=None) -> int:
@@ -97,8 +98,7 @@ def _parser():
                    help="say, per layer, which kernel ran and which tuning-database level "
                         "chose it (exact device, same arch, same vendor, or default)")
     r.add_argument("--db", help=DB_HELP)
-    r.add_argument("--untuned", action="store_true",
-                   help="ignore the tuning databases: use every family's default")
+    r.add_argument("--untuned", action="store_true", help=UNTUNED_HELP)
     r.set_defaults(func=cmd_run)
 
     t = sub.add_parser(
@@ -149,8 +149,7 @@ def _parser():
     b.add_argument("--out", help="folder for MODEL-bBATCH-FAMILY.md, .json and .png (e.g. "
                                   "squeezenet1_1-b1-cpu.md)")
     b.add_argument("--db", help=DB_HELP)
-    b.add_argument("--untuned", action="store_true",
-                   help="ignore the tuning databases: use every family's default")
+    b.add_argument("--untuned", action="store_true", help=UNTUNED_HELP)
     b.set_defaults(func=cmd_bench)
 
     db = sub.add_parser("db", help="inspect, export, import or prune the tuning database")

@@ -180,7 +180,7 @@ def select_device(spec: str | int | Device | None = None, devices=None) -> Devic
     if spec is None or spec == "":
         spec = os.environ.get("BODA_DEVICE") or None
     if spec is None:
-        gpus = sorted((d for d in devices if d.kind == "gpu"), key=lambda d: d.backend != "cuda")
+        gpus = _cuda_first(d for d in devices if d.kind == "gpu")
         return (gpus or devices)[0]
     text = str(spec).strip().lower()
     backend, _, number = text.partition(":")
@@ -195,8 +195,7 @@ def select_device(spec: str | int | Device | None = None, devices=None) -> Devic
             return devices[i]
         raise DeviceError(f"no device with index {i}; present: {_present(devices)}")
     if text in FAMILIES:
-        matches = sorted((d for d in devices if d.family == text),
-                         key=lambda d: d.backend != "cuda")
+        matches = _cuda_first(d for d in devices if d.family == text)
         if matches:
             return matches[0]
         raise DeviceError(f"no {text} device found; present: {_present(devices)}")
@@ -205,6 +204,11 @@ def select_device(spec: str | int | Device | None = None, devices=None) -> Devic
         return matches[0]
     raise DeviceError(f"no device matches {spec!r} (an index, opencl:N, cuda:N, a family "
                       f"{'/'.join(FAMILIES)}, or part of a name); present: {_present(devices)}")
+
+
+def _cuda_first(devices) -> list[Device]:
+    """NVIDIA GPUs through CUDA before the same GPUs through NVIDIA's OpenCL driver."""
+    return sorted(devices, key=lambda d: d.backend != "cuda")
 
 
 def _present(devices) -> str:

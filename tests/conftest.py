@@ -21,7 +21,7 @@ os.environ["BODA_DB"] = os.path.join(tempfile.mkdtemp(prefix="boda-test-"), "tun
 # breaks only in CUDA fails CI, which has no GPU (one dialect, two languages). To PTX, without
 # optimization (-G): 3x quicker than optimized cubins, and it is the front end that catches
 # a template's CUDA errors; test_kernel_compile.py builds SqueezeNet's kernels to cubins.
-CUDA_RENDERINGS: dict = {}  # kernel name -> (CUDA source, what it renders)
+CUDA_RENDERINGS: dict = {}  # kernel name -> (CUDA KernelSource, what it renders)
 CUDA_BATCH = 200
 
 
@@ -31,8 +31,8 @@ def _also_render_cuda(make):
         if lang == "opencl":
             try:
                 cu = make(family, template, "cuda", problem, params, views, *args, **ctx)
-                CUDA_RENDERINGS.setdefault(cu.name, (cu.source, f"{family} {params} on "
-                                                                 f"{problem.signature}"))
+                CUDA_RENDERINGS.setdefault(cu.name, (cu, f"{family} {params} on "
+                                                         f"{problem.signature}"))
             except Exception as exc:  # rendering for CUDA failed where OpenCL rendered
                 CUDA_RENDERINGS[f"{family}-{len(CUDA_RENDERINGS)}"] = (
                     None, f"{family} {params} on {problem.signature}: {exc}")
@@ -54,8 +54,8 @@ def cuda_renderings_compile(request):
     KernelSource.make = original
     if not nvrtc.available() or not CUDA_RENDERINGS:
         return
-    failures = [what for source, what in CUDA_RENDERINGS.values() if source is None]
-    items = [(s, what) for s, what in CUDA_RENDERINGS.values() if s is not None]
+    failures = [what for ks, what in CUDA_RENDERINGS.values() if ks is None]
+    items = [(ks, what) for ks, what in CUDA_RENDERINGS.values() if ks is not None]
     CUDA_RENDERINGS.clear()
     for i in range(0, len(items), CUDA_BATCH):
         failures += _nvrtc_failures(items[i:i + CUDA_BATCH])
@@ -63,12 +63,12 @@ def cuda_renderings_compile(request):
 
 
 def _nvrtc_failures(items) -> list:
+    from boda import kernels
     from boda.backends import nvrtc
     from boda.errors import CompileError
-    from boda.kernels import prelude
 
     def compiles(batch) -> bool:
-        source = "\n".join([prelude("cuda")] + [s for s, _ in batch])
+        source = kernels.program_source([ks for ks, _ in batch], "cuda")
         try:
             for arch in nvrtc.ARCHS:
                 nvrtc.compile_cached(source, arch.replace("sm_", "compute_"), ("-G",))

@@ -67,8 +67,12 @@ def test_nvrtc_is_installed_with_the_test_extra():
 
 
 def test_a_cuda_only_error_is_reported():
+    from boda.kernels import KernelSource
     from conftest import _nvrtc_failures
-    good = 'extern "C" __global__ void ok(float* a) { a[0] = 1.0f; }'
-    bad = 'extern "C" __global__ void bad(float* a) { a[0] = undeclared; }'
-    assert _nvrtc_failures([(good, "good"), (bad, "bad one"), (good.replace("ok", "ok2"),
-                                                              "good 2")]) == ["bad one"]
+
+    def kernel(name, body):
+        return KernelSource(name, f'KERNEL void {name}(float* a) {{ a[0] = {body}; }}',
+                            1, 1, "test", ())
+    items = [(kernel("ok", "1.0f"), "good"), (kernel("bad", "undeclared"), "bad one"),
+             (kernel("ok2", "2.0f"), "good 2")]
+    assert _nvrtc_failures(items) == ["bad one"]

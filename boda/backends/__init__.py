@@ -11,6 +11,7 @@
                                                a CUDA graph on CUDA)
     backend.finish()
     backend.time_launches(...) / time_sequence(...)   (device-event seconds)
+    backend.faults_are_fatal                   (True: after a failed launch, start afresh)
 
 opencl.py holds the OpenCL backend (pyopencl), cuda.py the CUDA one (cuda-python: NVRTC and
 the driver API).

@@ -71,6 +71,7 @@ class Graph:
 
 class CUDABackend:
     lang = "cuda"
+    faults_are_fatal = True  # a kernel that faults leaves the context unusable
 
     def __init__(self, device):
         cu = _driver()

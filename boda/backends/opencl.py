@@ -14,6 +14,7 @@ ITEM = 4  # bytes per float32 element
 
 class OpenCLBackend:
     lang = "opencl"
+    faults_are_fatal = False  # a failed launch leaves the context usable
 
     def __init__(self, device):
         self.device = device

@@ -68,7 +68,7 @@ def with_input_shapes(model, shapes: dict):
 def run_bench(model_path, device, against, batch=None, repeat: int = 50, db=None,
               progress=None) -> dict:
     """Measure; returns the report as plain data (what report.py writes)."""
-    from .. import compile as boda_compile
+    from .. import __version__, compile as boda_compile
     from ..layers import batch_shapes
     from ..onnx_import import load_model
     progress = progress or (lambda message: None)
@@ -126,10 +126,5 @@ def run_bench(model_path, device, against, batch=None, repeat: int = 50, db=None
         "geomean_ratio": {v: geomean(x["ratio"][v] for x in layers) for v in variants},
         "references": {ref.name: {"version": ref.version, "note": ref.note} for ref in refs},
         "machine": {"cpu": cpu_name(), "cores": cores(), "python": platform.python_version(),
-                    "boda": _boda_version(), "numpy": np.__version__},
+                    "boda": __version__, "numpy": np.__version__},
     }
-
-
-def _boda_version() -> str:
-    from .. import __version__
-    return __version__

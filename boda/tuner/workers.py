@@ -73,8 +73,8 @@ def serve(device_index: int):
             bench = ProblemBench(problem, device, backend, seed=seed)
         trials = bench.check([(kernels.BY_NAME[f], p) for f, p in chunk])
         _write(replies, [(t.status, t.error, t.cause) for t in trials])
-        if backend.lang == "cuda" and any(t.status == "run_error" for t in trials):
-            return  # a faulting kernel leaves a CUDA context unusable: the pool starts anew
+        if backend.faults_are_fatal and any(t.status == "run_error" for t in trials):
+            return  # the pool starts a fresh worker
 
 
 class Worker:
