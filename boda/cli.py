@@ -19,10 +19,22 @@ EPILOG = """examples:
   boda ops --model squeezenet1_1.onnx
   boda db list
   boda devices
+  boda agent --token T            (on a phone or board; then, on the workstation:)
+  boda tune --model squeezenet1_1.onnx --device adreno --remote PHONE:7070 --token T
 """
 DB_HELP = ("tuning database (default: $BODA_DB, else ~/.cache/boda/tuning.sqlite); the "
            "databases shipped in tuning_db/ back it up")
 UNTUNED_HELP = "ignore the tuning databases: use every family's default"
+DEVICE_HELP = ("index, opencl:N, cuda:N, family (cpu, nvidia, amd, adreno, mali, intel, powervr; "
+               "nvidia prefers CUDA) or part of a device name; default: first GPU (CUDA "
+               "first), else the CPU")
+
+
+def _remote_options(parser):
+    parser.add_argument("--remote", metavar="HOST:PORT",
+                        help="use a device served by `boda agent` on another machine (the "
+                             "tuning database stays here)")
+    parser.add_argument("--token", help="the agent's token (default: $BODA_AGENT_TOKEN)")
 
 
 def main(argv=None) -> int:
@@ -61,6 +73,7 @@ def _parser():
 
     d = sub.add_parser("devices", help="list the devices that can run kernels")
     d.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    _remote_options(d)
     d.set_defaults(func=cmd_devices)
 
     o = sub.add_parser("ops", help="list a model's per-layer problems (no device needed)")
@@ -85,10 +98,8 @@ def _parser():
     r.add_argument("--input", help=".npy array, or an image file (resized and normalized "
                                    "as ImageNet models expect)")
     r.add_argument("--output", help="write the output to this .npy (or all outputs to .npz)")
-    r.add_argument("--device", help="index, opencl:N, cuda:N, family (cpu, nvidia, amd, "
-                                    "adreno, mali, intel; nvidia prefers CUDA) or part of a "
-                                    "device name; default: first GPU (CUDA first), else the "
-                                    "CPU")
+    r.add_argument("--device", help=DEVICE_HELP)
+    _remote_options(r)
     r.add_argument("--batch", type=int, help="set the batch dimension of the input")
     r.add_argument("--seed", type=int, default=0, help="seed of the random input (default 0)")
     r.add_argument("--repeat", type=int, default=1,
@@ -113,6 +124,7 @@ def _parser():
                "search), auto (exhaustive where the space fits the budget, else guided)")
     t.add_argument("--model", required=True, help="ONNX file")
     t.add_argument("--device", help="as for run")
+    _remote_options(t)
     t.add_argument("--budget", type=float, default=480.0,
                    help="seconds for the whole model, shared out by each layer's share of "
                         "the time (default 480)")
@@ -138,6 +150,7 @@ def _parser():
                     "run. Prints a markdown report; --out also writes JSON and a PNG chart.")
     b.add_argument("--model", required=True, help="ONNX file")
     b.add_argument("--device", help="as for run")
+    _remote_options(b)
     b.add_argument("--against", help="comma-separated references: cudnn (through PyTorch), "
                                      "onnxruntime (default: cudnn on NVIDIA devices, and "
                                      "onnxruntime)")
@@ -152,6 +165,34 @@ def _parser():
     b.add_argument("--untuned", action="store_true", help=UNTUNED_HELP)
     b.set_defaults(func=cmd_bench)
 
+    a = sub.add_parser(
+        "agent", help="serve this machine's OpenCL devices to boda on another machine",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Run on the device to tune (a phone, a board): it compiles, launches and "
+                    "times the kernels a workstation sends (boda tune/run/bench --remote "
+                    "HOST:PORT --token T) and nothing else. It needs only numpy and pyopencl "
+                    "besides boda. It listens on 127.0.0.1 unless --host says otherwise, and "
+                    "refuses any connection without the token.",
+        epilog="example, a phone reached through adb:\n"
+               "  phone$ boda agent --token s3cret --port 7070\n"
+               "  pc$    adb forward tcp:7070 tcp:7070\n"
+               "  pc$    boda tune --model squeezenet1_1.onnx --device adreno "
+               "--remote 127.0.0.1:7070 --token s3cret")
+    a.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 "
+                        "for every interface)")
+    a.add_argument("--port", type=int, default=7070, help="TCP port (default 7070; 0: any)")
+    a.add_argument("--token", help="the secret clients must give (default: "
+                                   "$BODA_AGENT_TOKEN, else a random one, printed)")
+    a.add_argument("--device", help="serve only this device (as for run; default: every "
+                                    "OpenCL device)")
+    a.add_argument("--max-message-mb", type=float, default=256,
+                   help="largest transfer accepted, in MiB (default 256)")
+    a.add_argument("--idle-timeout", type=float, default=600,
+                   help="seconds a client may stay silent before it is disconnected "
+                        "(default 600)")
+    a.set_defaults(func=cmd_agent)
+
     db = sub.add_parser("db", help="inspect, export, import or prune the tuning database")
     dsub = db.add_subparsers(title="actions", metavar="ACTION")
     x = dsub.add_parser("list", help="the devices in the database, with trial counts")
@@ -160,6 +201,7 @@ def _parser():
     x = dsub.add_parser("show", help="what the runtime would use for each layer of a model")
     x.add_argument("--model", required=True, help="ONNX file")
     x.add_argument("--device", help="as for run")
+    _remote_options(x)
     x.add_argument("--batch", type=int, help="set the batch dimension of the input")
     x.set_defaults(func=cmd_db_show)
     x = dsub.add_parser("export", help="write the database as JSON (to move results "
@@ -194,9 +236,45 @@ def _table(rows, columns):
     return "\n".join(lines)
 
 
+def _select(args):
+    """The --device (on the agent at --remote, when given)."""
+    from .devices import select_device
+    if not getattr(args, "remote", None):
+        return select_device(args.device)
+    from .remote import remote_devices
+    return select_device(args.device, remote_devices(args.remote, args.token),
+                         remote=args.remote)
+
+
+def cmd_agent(args):
+    import secrets
+
+    from .remote import TOKEN_ENV
+    from .remote.agent import serve
+    if not 0 <= args.port < 65536:
+        raise BodaError("--port must be between 0 and 65535")
+    if args.max_message_mb <= 0 or args.idle_timeout <= 0:
+        raise BodaError("--max-message-mb and --idle-timeout must be positive")
+    token = args.token or os.environ.get(TOKEN_ENV)
+    if not token:
+        token = secrets.token_urlsafe(16)
+        print(f"boda agent: token {token} (give it to clients with --token)", file=sys.stderr,
+              flush=True)
+    try:
+        serve(args.host, args.port, token, args.device,
+              max_payload=int(args.max_message_mb * 2**20), idle_timeout=args.idle_timeout)
+    except KeyboardInterrupt:
+        print("boda agent: stopped", file=sys.stderr)
+    return 0
+
+
 def cmd_devices(args):
     from .devices import list_devices
-    devs = list_devices()
+    if args.remote:
+        from .remote import remote_devices
+        devs = remote_devices(args.remote, args.token)
+    else:
+        devs = list_devices()
     if args.json:
         print(json.dumps([{k: v for k, v in vars(d).items() if k != "handle"} | {
             "family": d.family} for d in devs], indent=2))
@@ -249,7 +327,7 @@ def cmd_run(args):
     from .layers import batch_shapes
     from .session import Session
     model = _load(args.model)  # parsed once; the Session takes the ModelProto
-    sess = Session(model, args.device, batch_shapes(model, args.batch) if args.batch else None,
+    sess = Session(model, _select(args), batch_shapes(model, args.batch) if args.batch else None,
                    db=False if args.untuned else args.db)
     inputs = sess.get_inputs()
     feeds = {}
@@ -313,7 +391,6 @@ def cmd_tune(args):
 
     from tqdm import tqdm
 
-    from .devices import select_device
     from .layers import plan_model
     from .tuner.tune import Tuner, model_tasks, tune_tasks
     from .tuning_db import TuningDB, default_path
@@ -324,7 +401,7 @@ def cmd_tune(args):
     if args.workers < 1:
         raise BodaError("--workers must be at least 1")
     model = _load(args.model)
-    device = select_device(args.device)
+    device = _select(args)
     db = TuningDB(args.db or default_path())
     tasks = model_tasks(plan_model(model, args.batch))
     print(f"tuning {len(tasks)} distinct problems of {args.model} on {device.name} "
@@ -414,11 +491,10 @@ def cmd_db_list(args):
 
 
 def cmd_db_show(args):
-    from .devices import select_device
     from .layers import plan_model
     from .tuner.tune import model_tasks
     from .tuning_db import Lookup
-    device = select_device(args.device)
+    device = _select(args)
     lookup = Lookup.open(args.db)
     rows = []
     for task in model_tasks(plan_model(_load(args.model), args.batch)):
@@ -468,12 +544,11 @@ def cmd_bench(args):
 
     from .bench import default_against, run_bench
     from .bench.report import markdown, write_json, write_png
-    from .devices import select_device
     if args.batch is not None and args.batch < 1:
         raise BodaError("--batch must be at least 1")
     if args.repeat < 1:
         raise BodaError("--repeat must be at least 1")
-    device = select_device(args.device)
+    device = _select(args)
     against = ([a.strip() for a in args.against.split(",") if a.strip()]
                if args.against is not None else default_against(device))
     # refuse an unwritable --out / --json now, not after minutes of measuring

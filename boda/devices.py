@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 
 from .errors import DeviceError
 
-FAMILIES = ("cpu", "nvidia", "amd", "adreno", "mali", "intel")
+FAMILIES = ("cpu", "nvidia", "amd", "adreno", "mali", "intel", "powervr")
+FAMILY_NAMES = {"cpu": "CPU", "nvidia": "NVIDIA", "amd": "AMD", "adreno": "Adreno",
+                "mali": "Mali", "intel": "Intel", "powervr": "PowerVR"}
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,10 @@ class Device:
     ordinal: int = 0          # the N of opencl:N / cuda:N
     compute_capability: str = ""  # CUDA devices: "9.0"
     clock_mhz: int = 0
+    extensions: str = ""      # space-separated, as the driver reports them
+    local_mem_type: str = ""  # "local" (on chip) or "global" (emulated), where reported
+    image_support: bool = False
+    remote: str = ""          # HOST:PORT of the `boda agent` serving it; "" when attached here
     handle: object = field(default=None, compare=False, repr=False, hash=False)
 
     @property
@@ -48,8 +54,15 @@ class Device:
         """The explicit --device value that picks this device."""
         return f"{self.backend}:{self.ordinal}"
 
+    @property
+    def profile(self):
+        """The vendor profile (profiles.py): architecture, preferences, suitable families."""
+        from .profiles import profile_of
+        return profile_of(self)
+
     def describe(self) -> str:
-        return f"{self.index}: {self.name} ({self.family}, {self.spec})"
+        where = f" at {self.remote}" if self.remote else ""
+        return f"{self.index}: {self.name} ({self.family}, {self.spec}{where})"
 
 
 def device_family(kind: str, vendor: str, name: str, version: str = "") -> str:
@@ -67,6 +80,8 @@ def device_family(kind: str, vendor: str, name: str, version: str = "") -> str:
         return "amd"
     if "intel" in text:
         return "intel"
+    if "powervr" in text or "imagination" in text:
+        return "powervr"
     return kind
 
 
@@ -118,7 +133,11 @@ def _opencl_devices() -> list[Device]:
                 local_mem=d.local_mem_size,
                 max_work_group_size=min(d.max_work_group_size, d.max_work_item_sizes[0]),
                 vector_width=max(int(d.preferred_vector_width_float), 1),
-                ordinal=len(out), clock_mhz=int(d.max_clock_frequency or 0), handle=d))
+                ordinal=len(out), clock_mhz=int(d.max_clock_frequency or 0),
+                extensions=" ".join(d.extensions.split()),
+                local_mem_type=("local" if d.local_mem_type == cl.device_local_mem_type.LOCAL
+                                else "global"),
+                image_support=bool(d.image_support), handle=d))
     return out
 
 
@@ -169,8 +188,10 @@ def list_devices() -> list[Device]:
     return _CACHE
 
 
-def select_device(spec: str | int | Device | None = None, devices=None) -> Device:
-    """Resolve a --device value; raises DeviceError naming what is present."""
+def select_device(spec: str | int | Device | None = None, devices=None,
+                  remote: str = "") -> Device:
+    """Resolve a --device value among `devices` (default: this machine's; `remote` names the
+    agent they are on); raises DeviceError naming what is present."""
     if isinstance(spec, Device):
         return spec
     devices = list_devices() if devices is None else devices
@@ -198,7 +219,16 @@ def select_device(spec: str | int | Device | None = None, devices=None) -> Devic
         matches = _cuda_first(d for d in devices if d.family == text)
         if matches:
             return matches[0]
-        raise DeviceError(f"no {text} device found; present: {_present(devices)}")
+        if remote:
+            raise DeviceError(f"the agent at {remote} serves no {FAMILY_NAMES[text]} device "
+                              f"(it serves: {_present(devices)})")
+        if text == "cpu":
+            raise DeviceError(f"no CPU device found; present: {_present(devices)}")
+        api = "CUDA or OpenCL" if text == "nvidia" else "OpenCL"
+        raise DeviceError(
+            f"no {FAMILY_NAMES[text]} {api} device found on this machine (present: "
+            f"{_present(devices)}); to use one attached to another machine, run `boda agent` "
+            "there and give --remote HOST:PORT --token TOKEN")
     matches = [d for d in devices if text in d.name.lower()]
     if matches:
         return matches[0]

@@ -12,8 +12,10 @@ table. Tables:
 - winners:  the chosen candidate per (device, problem, dtype).
 
 Schema 2 added devices.compute_capability and took the free-memory-dependent global_mem
-out of the device key; a schema-1 file is migrated when opened, and an import re-keys its
-devices the same way.
+out of the device key. Schema 3 files a device under its vendor profile's architecture
+(profiles.py: "Adreno 640" where the driver names every Adreno "QUALCOMM Adreno(TM)",
+"sm_90", "gfx1030"), not under its name. Older files are migrated when opened, and an import
+re-keys its devices the same way.
 Every write is one short transaction, so a killed tuner loses at most the trial it was
 running, and concurrent tuners wait for each other (busy timeout) instead of failing.
 
@@ -37,7 +39,7 @@ import sqlite_utils
 
 from .errors import BodaError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 FORMAT = "boda-tuning-db"
 LEVELS = ("exact", "arch", "vendor")
 
@@ -82,10 +84,19 @@ def device_identity(device) -> dict:
     is the device model whatever its driver; the vendor level is the vendor's devices of the
     same kind (GPU or CPU) on the same backend."""
     ident = {k: getattr(device, k) for k in KEY_COLUMNS + ("global_mem",)}
-    ident["key"] = device_key(ident)
-    ident["arch"] = _digest(device.backend, device.vendor, device.name)
-    ident["vendor_key"] = _digest(device.backend, device.vendor, device.kind)
-    return ident
+    return dict(ident, key=device_key(ident), **lookup_keys(ident))
+
+
+def lookup_keys(row: dict) -> dict:
+    """The arch and vendor keys of a device row: its vendor profile's architecture (the
+    Adreno model, gfx target or compute capability; a CPU's name), and vendor and kind."""
+    from types import SimpleNamespace
+
+    from .profiles import profile_of
+    fields = {k: ("" if row.get(k) is None else row[k]) for k in KEY_COLUMNS}
+    arch = profile_of(SimpleNamespace(**fields)).arch
+    return {"arch": _digest(fields["backend"], fields["vendor"], arch),
+            "vendor_key": _digest(fields["backend"], fields["vendor"], fields["kind"])}
 
 
 def problem_row(problem) -> dict:
@@ -157,6 +168,8 @@ class TuningDB:
             for row in list(self.db["devices"].rows):  # schema 1 -> 2: keys change
                 if device_key(row) != row["key"]:
                     self._move_device(row["key"], device_key(row))
+            for row in list(self.db["devices"].rows):  # schema 2 -> 3: arch by profile
+                self.db["devices"].update(row["key"], lookup_keys(row))
 
     def _move_device(self, old: str, new: str):
         """Re-key a device (within a transaction); rows that now coincide with ones already
@@ -297,7 +310,8 @@ class TuningDB:
 
     def _merge(self, data: dict) -> dict:
         rekey = {r["key"]: device_key(r) for r in data.get("devices", [])}
-        devices = [dict(r, key=rekey[r["key"]]) for r in data.get("devices", [])]
+        devices = [dict(r, key=rekey[r["key"]], **lookup_keys(r))
+                   for r in data.get("devices", [])]
         data = dict(data, devices=devices,
                     **{t: [dict(r, device=rekey.get(r["device"], r["device"]))
                            for r in data.get(t, [])] for t in ("trials", "winners")})
@@ -402,7 +416,7 @@ class Lookup:
         """(family, params, level, source): level is exact, arch, vendor or default."""
         from . import kernels
         from .kernels.templating import template_hash
-        families = {f.name: f for f in kernels.families_for(problem, const_operands)}
+        families = {f.name: f for f in kernels.families_for(problem, const_operands, device)}
         ident = device_identity(device)
         keys = {"exact": ident["key"], "arch": ident["arch"], "vendor": ident["vendor_key"]}
         for level in LEVELS:

@@ -91,8 +91,9 @@ def test_wrong_input_dtype(tmp_path, tiny):
 
 
 def test_unknown_device(tiny):
-    assert_one_line_error(boda("run", "--model", tiny, "--device", "adreno"), "adreno",
-                          "present:")
+    for command in ("run", "tune"):  # no Adreno here: say so, list what is, point at --remote
+        assert_one_line_error(boda(command, "--model", tiny, "--device", "adreno"),
+                              "no Adreno OpenCL device found", "present: 0: ", "--remote")
     assert_one_line_error(boda("run", "--model", tiny, "--device", "7"), "index 7")
 
 

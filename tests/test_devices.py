@@ -85,7 +85,9 @@ def test_cuda_identity_keys_on_compute_capability():
     a = device_identity(NVIDIA_BOX[2])
     b = device_identity(dataclasses.replace(NVIDIA_BOX[2], compute_capability="8.0"))
     c = device_identity(dataclasses.replace(NVIDIA_BOX[2], global_mem=1 << 20))
-    assert a["key"] != b["key"] and a["arch"] == b["arch"]
+    d = device_identity(dataclasses.replace(NVIDIA_BOX[2], name="NVIDIA H100 PCIe"))
+    assert a["key"] != b["key"] and a["arch"] != b["arch"]  # the arch is the sm_XX
+    assert a["key"] != d["key"] and a["arch"] == d["arch"]  # another board of one arch
     assert a["key"] == c["key"]  # free memory (what PoCL reports) is not identity
 
 

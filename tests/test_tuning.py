@@ -25,7 +25,7 @@ from boda.layers import plan_model
 from boda.problems import Conv
 from boda.reference import reference
 from boda.tuner.tune import Tuner, model_tasks, tune_tasks
-from boda.tuning_db import Lookup, TuningDB, device_identity, params_key
+from boda.tuning_db import SCHEMA_VERSION, Lookup, TuningDB, device_identity, params_key
 from boda.verify import run_problem
 from conftest import assert_close, ort_run
 
@@ -301,7 +301,7 @@ def test_schema_1_files_and_exports_are_rekeyed_and_keep_everything(tmp_path, de
         assert row["key"] == device_identity(device)["key"]
         family_, got, level, _ = Lookup([migrated]).choose(problem, device, {1, 2})
         assert level == "exact" and got["tp"] == 2  # the faster of the two winners
-    assert TuningDB(path).db["meta"].get("schema_version")["value"] == "2"
+    assert TuningDB(path).db["meta"].get("schema_version")["value"] == str(SCHEMA_VERSION)
 
 
 def _import_into(db, data):

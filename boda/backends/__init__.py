@@ -14,7 +14,7 @@
     backend.faults_are_fatal                   (True: after a failed launch, start afresh)
 
 opencl.py holds the OpenCL backend (pyopencl), cuda.py the CUDA one (cuda-python: NVRTC and
-the driver API).
+the driver API), remote.py the OpenCL backend of a device served by `boda agent` elsewhere.
 
 Offsets are in elements of float32.
 """
@@ -22,6 +22,9 @@ from __future__ import annotations
 
 
 def backend_for(device):
+    if getattr(device, "remote", ""):
+        from .remote import RemoteBackend
+        return RemoteBackend(device)
     if device.backend == "opencl":
         from .opencl import OpenCLBackend
         return OpenCLBackend(device)

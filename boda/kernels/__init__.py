@@ -56,12 +56,13 @@ def _load_plugins():
 _load_plugins()
 
 
-def families_for(problem, const_operands=None) -> list:
-    """Families that can compute `problem`. A family that re-lays-out an operand at upload
-    needs it constant; `const_operands` (operand indices) says which are, None meaning all."""
+def families_for(problem, const_operands=None, device=None) -> list:
+    """Families that can compute `problem` (on `device`: those its vendor profile does not
+    rule out). A family that re-lays-out an operand at upload needs it constant;
+    `const_operands` (operand indices) says which are, None meaning all."""
     out = []
     for f in FAMILIES:
-        if not f.applies(problem):
+        if not f.applies(problem) or (device is not None and not device.profile.suits(f.name)):
             continue
         if const_operands is not None and not set(f.transformed) <= set(const_operands):
             continue
@@ -73,7 +74,7 @@ def choose(problem, device, const_operands=None) -> tuple[Family, dict]:
     """The family and parameters the runtime uses for `problem` on `device`: the applicable
     default with the lowest estimated cost."""
     best = None
-    for family in families_for(problem, const_operands):
+    for family in families_for(problem, const_operands, device):
         params = family.default(problem, device)
         cost = family.estimate(problem, params, device)
         if best is None or cost < best[0]:

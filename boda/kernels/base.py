@@ -76,14 +76,21 @@ class Family:
         return numel(problem.out_shape)
 
     def with_default_local(self, problem, device, params: dict, sizes=(1, 2, 4)):
-        """`params` plus the largest work-group size from `sizes` that still leaves at least
-        4 work-groups per compute unit. Small groups by default: PoCL runs a group's
-        work-items in a loop, and register-tiled bodies run slower there (measured: conv_k1 on
-        SqueezeNet's conv10 takes 0.78 ms with groups of 4, 1.17 ms with groups of 16)."""
+        """`params` plus the largest default work-group size (the profile's: `sizes` on a
+        CPU, one to four subgroups on a GPU) that still leaves at least 4 work-groups per
+        compute unit. Small groups on CPUs: PoCL runs a group's work-items in a loop, and
+        register-tiled bodies run slower there (measured: conv_k1 on SqueezeNet's conv10
+        takes 0.78 ms with groups of 4, 1.17 ms with groups of 16)."""
+        choices = device.profile.default_group_sizes(device, sizes)
         items = self.work_items(problem, dict(params, local=1))
-        target = min(max(items // (4 * max(device.compute_units, 1)), 1),
-                     device.max_work_group_size)
-        return dict(params, local=max(s for s in sizes if s <= target or s == 1))
+        target = items // (4 * max(device.compute_units, 1))
+        return dict(params, local=max(s for s in choices if s <= target or s == choices[0]))
+
+    def group_fits(self, problem, device, params: dict) -> bool:
+        """Whether the work-group is no larger than the work (or is the smallest size the
+        device's profile searches)."""
+        return params["local"] <= max(self.work_items(problem, params),
+                                      device.profile.group_sizes(device)[0])
 
     def sample(self, problem, device, count: int, seed: int = 0, edges: bool = True) -> list:
         """The default, then (edges) the points at each end of every parameter's range, then
@@ -134,10 +141,11 @@ class OnePerOutput(Family):
         return self._count(problem)
 
     def space(self, problem, device) -> dict:
-        return {"local": [s for s in LOCAL_SIZES if s <= device.max_work_group_size]}
+        return {"local": device.profile.group_sizes(device, LOCAL_SIZES)}
 
     def default(self, problem, device) -> dict:
-        return {"local": min(64, device.max_work_group_size)}
+        sizes = self.space(problem, device)["local"]
+        return {"local": max(s for s in sizes if s <= 64 or s == sizes[0])}
 
     def render(self, problem, params, views, lang) -> KernelSource:
         views = self._adapt_views(problem, list(views))

@@ -74,13 +74,33 @@ def reblock_filters(p: Conv, tm: int):
 
 
 def vector_widths(device, upto: int = 16) -> list[int]:
-    return [v for v in VECTOR_WIDTHS if v <= upto]
+    """The float vector widths worth searching on `device` (its vendor profile)."""
+    return device.profile.vector_widths_upto(upto)
 
 
 def default_vector_width(device, tile: int) -> int:
-    """The device's preferred float vector width, cut to the tile (and to a width we have)."""
-    return max(v for v in VECTOR_WIDTHS if v <= min(tile, device.vector_width) or v == 1)
+    """The profile's default float vector width, cut to the tile (and to a width we have)."""
+    return max(v for v in VECTOR_WIDTHS if v <= min(tile, device.profile.vector_width) or v == 1)
+
+
+def fit_tile(device, a: int, a_values, b: int, b_values, vw: int, scale: int = 1):
+    """Shrink a default accumulator tile of scale x a x b floats, vectorized along a by vw,
+    until the device profile's registers hold it: b first, then a (to the next smaller value
+    of its range), keeping vw a divisor of a. Returns (a, b, vw)."""
+    def smaller(x, values):
+        return max((v for v in values if v < x), default=x)
+    fits = device.profile.fits_registers
+    while not fits(scale * a * b, scale * (a // vw) * b):
+        if smaller(b, b_values) < b:
+            b = smaller(b, b_values)
+        elif smaller(a, a_values) < a:
+            a = smaller(a, a_values)
+            vw = min(vw, a)
+        else:
+            break
+    return a, b, vw
 
 
 def local_sizes(device, sizes=(1, 2, 4, 8, 16, 32, 64, 128, 256)) -> list[int]:
-    return [s for s in sizes if s <= device.max_work_group_size]
+    """The work-group sizes worth searching on `device` (its vendor profile)."""
+    return device.profile.group_sizes(device, sizes)

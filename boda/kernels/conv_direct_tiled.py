@@ -3,7 +3,7 @@ row segments reused across filter columns, filters optionally staged in local me
 from __future__ import annotations
 
 from .base import Family
-from .conv_common import (Geometry, default_vector_width, is_conv2d, local_sizes,
+from .conv_common import (Geometry, default_vector_width, fit_tile, is_conv2d, local_sizes,
                           reblock_filters, vector_widths)
 from .templating import KernelSource, cdiv, round_up, tile_waste
 
@@ -21,7 +21,7 @@ class ConvDirectTiled(Family):
 
     def space(self, problem, device) -> dict:
         return {"tm": [4, 8, 16, 32], "vw": vector_widths(device), "tw": [1, 2, 4, 6, 8],
-                "lmem": [0, 1], "cb": list(CHANNEL_BLOCKS), "local": local_sizes(device)}
+                "lmem": [0, 1] if device.profile.local_memory else [0], "cb": list(CHANNEL_BLOCKS), "local": local_sizes(device)}
 
     def valid(self, problem, device, params) -> bool:
         geo = Geometry.of(problem)
@@ -33,14 +33,16 @@ class ConvDirectTiled(Family):
         if params["lmem"] and (4 * geo.kh * geo.kw * params["cb"] * tm > device.local_mem
                                or params["cb"] > 2 * geo.cg):
             return False
-        return (tm // vw) * tw <= 64 and params["local"] <= self.work_items(problem, params)
+        return (device.profile.fits_registers(tm * tw, (tm // vw) * tw)
+                and self.group_fits(problem, device, params))
 
     def default(self, problem, device) -> dict:
         geo = Geometry.of(problem)
         tm = 32 if geo.mg >= 24 and geo.cg >= 8 else 16 if geo.mg >= 12 else 8 if geo.mg >= 6 else 4
         tw = max(t for t in ((1, 2, 4, 6) if tm == 32 else (1, 2, 4, 8)) if t <= geo.ow)
-        params = {"tm": tm, "vw": default_vector_width(device, tm), "tw": tw, "lmem": 0,
-                  "cb": CHANNEL_BLOCKS[0]}
+        tm, tw, vw = fit_tile(device, tm, (4, 8, 16, 32), tw, (1, 2, 4, 6, 8),
+                              default_vector_width(device, tm))
+        params = {"tm": tm, "vw": vw, "tw": tw, "lmem": 0, "cb": CHANNEL_BLOCKS[0]}
         return self.with_default_local(problem, device, params)
 
     def _tiles(self, problem, params):

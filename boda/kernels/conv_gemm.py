@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ..layout import View
 from .base import Family
-from .conv_common import (Geometry, default_vector_width, is_conv2d, local_sizes,
+from .conv_common import (Geometry, default_vector_width, fit_tile, is_conv2d, local_sizes,
                           reblock_filters, vector_widths)
 from .templating import KernelSource, cdiv, round_up, tile_waste
 
@@ -37,7 +37,8 @@ class ConvGemm(Family):
         if params["ku"] > geo.cg:
             return False
         # accumulators must fit a register file of about 64 vector registers
-        return (tm // vw) * tp <= 64 and params["local"] <= max(self.work_items(problem, params), 1)
+        return (device.profile.fits_registers(tm * tp, (tm // vw) * tp)
+                and self.group_fits(problem, device, params))
 
     def default(self, problem, device) -> dict:
         geo = Geometry.of(problem)
@@ -45,6 +46,7 @@ class ConvGemm(Family):
               else 4 if geo.mg >= 3 else 1)
         vw = default_vector_width(device, tm)
         tp = max(t for t in (1, 2, 4, 8) if t <= min(4 if tm == 32 else 8, geo.pixels))
+        tm, tp, vw = fit_tile(device, tm, (1, 2, 4, 8, 16, 32), tp, (1, 2, 4, 8), vw)
         params = {"tm": tm, "vw": vw, "tp": tp, "ku": 1}
         return self.with_default_local(problem, device, params)
 
@@ -81,6 +83,7 @@ class ConvSplitK(ConvGemm):
 
     def space(self, problem, device) -> dict:
         return {"tm": [4, 8, 16, 32], "vw": vector_widths(device), "tp": [1, 2, 4, 8],
+                # the group is ks wide, narrower than a GPU's subgroup where channels are few
                 "ks": [k for k in (2, 4, 8, 16, 32, 64) if k <= device.max_work_group_size]}
 
     def valid(self, problem, device, params) -> bool:
@@ -88,14 +91,18 @@ class ConvSplitK(ConvGemm):
         tm, vw, tp, ks = params["tm"], params["vw"], params["tp"], params["ks"]
         if tm % vw or tm > 2 * max(geo.mg, vw) or tp > 2 * geo.pixels or ks > geo.cg:
             return False
-        return (tm // vw) * tp <= 64 and 4 * ks * tm * tp <= device.local_mem
+        return (device.profile.fits_registers(tm * tp, (tm // vw) * tp)
+                and 4 * ks * tm * tp <= device.local_mem)
 
     def default(self, problem, device) -> dict:
         geo = Geometry.of(problem)
         tm = 16 if geo.mg >= 12 else 8 if geo.mg >= 6 else 4
-        ks = max(k for k in (2, 4, 8, 16, 32) if k <= geo.cg // 8 or k == 2)
-        return {"tm": tm, "vw": default_vector_width(device, tm),
-                "tp": 4 if geo.pixels >= 4 else 1, "ks": min(ks, device.max_work_group_size)}
+        wanted = max(k for k in (2, 4, 8, 16, 32) if k <= geo.cg // 8 or k == 2)
+        sizes = self.space(problem, device)["ks"]
+        tm, tp, vw = fit_tile(device, tm, (4, 8, 16), 4 if geo.pixels >= 4 else 1, (1, 2, 4),
+                              default_vector_width(device, tm))
+        return {"tm": tm, "vw": vw, "tp": tp,
+                "ks": max(k for k in sizes if k <= wanted or k == sizes[0])}
 
     def work_items(self, problem, params) -> int:
         return super().work_items(problem, params) * params["ks"]

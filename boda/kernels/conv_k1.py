@@ -2,7 +2,8 @@
 the pixels: suits layers with many pixels and few output channels (SqueezeNet's squeezes)."""
 from __future__ import annotations
 
-from .conv_common import Geometry, default_vector_width, is_conv2d, local_sizes, vector_widths
+from .conv_common import (Geometry, default_vector_width, fit_tile, is_conv2d, local_sizes,
+                          vector_widths)
 from .conv_gemm import ConvGemm
 
 
@@ -26,13 +27,15 @@ class ConvK1(ConvGemm):
         tm, vw, tp = params["tm"], params["vw"], params["tp"]
         if tp % vw or tp > geo.pixels or tm > 2 * geo.mg or params["ku"] > geo.cg:
             return False
-        return tm * (tp // vw) <= 64 and params["local"] <= self.work_items(problem, params)
+        return (device.profile.fits_registers(tm * tp, tm * (tp // vw))
+                and self.group_fits(problem, device, params))
 
     def default(self, problem, device) -> dict:
         geo = Geometry.of(problem)
         tp = max(t for t in (1, 2, 4, 8, 16, 32) if t <= geo.pixels)
         vw = default_vector_width(device, tp)
         tm = max(t for t in (1, 2, 4, 8) if t <= max(geo.mg // 2, 1) and t * (tp // vw) <= 16)
+        tp, tm, vw = fit_tile(device, tp, (1, 2, 4, 8, 16, 32), tm, (1, 2, 4, 8), vw)
         params = {"tm": tm, "vw": vw, "tp": tp, "ku": 1}
         return self.with_default_local(problem, device, params)
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from .base import TOLERANCE, Family
-from .conv_common import Geometry, default_vector_width, is_conv2d, local_sizes, vector_widths
+from .conv_common import (Geometry, default_vector_width, fit_tile, is_conv2d, local_sizes,
+                          vector_widths)
 from .templating import KernelSource, cdiv, round_up, tile_waste
 
 G_MATRIX = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]], np.float64)
@@ -50,13 +51,16 @@ class ConvWinograd(Family):
         tm, vw = params["tm"], params["vw"]
         if tm % vw or tm > 2 * max(geo.mg, 4) or 2 * params["tt"] > geo.ow + 1:
             return False
-        return 16 * params["tt"] * tm // vw <= 64 and params["local"] <= self.work_items(
-            problem, params)
+        tile = 16 * params["tt"] * tm
+        return (device.profile.fits_registers(tile, tile // vw)
+                and self.group_fits(problem, device, params))
 
     def default(self, problem, device) -> dict:
         geo = Geometry.of(problem)
         tm = 16 if geo.mg >= 12 else 8 if geo.mg >= 6 else 4
-        params = {"tm": tm, "vw": default_vector_width(device, tm), "tt": 1}
+        tm, _, vw = fit_tile(device, tm, (4, 8, 16, 32), 1, (1,),
+                             default_vector_width(device, tm), scale=16)
+        params = {"tm": tm, "vw": vw, "tt": 1}
         return self.with_default_local(problem, device, params)
 
     def work_items(self, problem, params) -> int:

@@ -27,7 +27,7 @@ class MatMulTiled(Family):
         tm, vw, tn = params["tm"], params["vw"], params["tn"]
         return (tn % vw == 0 and tm <= problem.m and tn <= problem.n
                 and tm * (tn // vw) <= 32
-                and params["local"] <= self.work_items(problem, params))
+                and self.group_fits(problem, device, params))
 
     def default(self, problem, device) -> dict:
         tm = max(t for t in (1, 2, 4) if t <= problem.m)

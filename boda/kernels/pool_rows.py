@@ -34,7 +34,8 @@ class PoolRows(Family):
         return tw <= max(problem.out_size[1], 1) * 2
 
     def default(self, problem, device) -> dict:
-        local = min(16, device.max_work_group_size)
+        sizes = local_sizes(device, (1, 4, 16, 64))
+        local = max(s for s in sizes if s <= 16 or s == sizes[0])
         w, ow, stride = problem.in_size[1], problem.out_size[1], problem.stride[1]
         for vw in (16, 8, 4):
             tw = (vw - 1) // stride + 1

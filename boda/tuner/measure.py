@@ -19,6 +19,7 @@ from .. import kernels
 from ..backends import backend_for
 from ..errors import CompileError
 from ..layout import numel
+from ..remote import RemoteError
 from ..reference import reference
 from ..verify import max_rel_error, random_inputs
 
@@ -104,6 +105,8 @@ class ProblemBench:
     def verify(self, trial, handle, ks) -> bool:
         try:
             result = self.run(handle, ks)
+        except RemoteError:
+            raise  # the agent is gone: not this candidate's fault
         except Exception as exc:  # a launch failure is the candidate's, not ours
             trial.status, trial.cause = "run_error", str(exc).splitlines()[0]
             return False

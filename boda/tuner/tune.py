@@ -93,7 +93,7 @@ class Tuner:
         self.rounds, self.final_rounds, self.cutoff = rounds, final_rounds, cutoff
         self.progress = progress or (lambda **kw: None)
         self.device_key = db.add_device(device)
-        self.pool = WorkerPool(device.index, workers, timeout)
+        self.pool = WorkerPool(device, workers, timeout)
         self.backend = None
 
     def close(self):
@@ -104,7 +104,7 @@ class Tuner:
     def tune(self, task: Task, budget: float, retune: bool = False) -> Outcome:
         problem, device = task.problem, self.device
         out = Outcome(task)
-        families = kernels.families_for(problem, task.consts)
+        families = kernels.families_for(problem, task.consts, device)
         hashes = {f.name: template_hash(f.template) for f in families}
         default_family, default_params = kernels.choose(problem, device, task.consts)
         default = Candidate.of(default_family.name, default_params)

@@ -48,9 +48,11 @@ def _read(f):
     return pickle.loads(data)
 
 
-def serve(device_index: int):
+def serve(device_index: int, remote: str = ""):
     """The worker's loop: requests on stdin, replies on the original stdout (anything a
-    driver prints goes to stderr instead, so it cannot corrupt a reply)."""
+    driver prints goes to stderr instead, so it cannot corrupt a reply). With `remote`, the
+    device is the agent's (its token comes in $BODA_AGENT_TOKEN); a lost agent is replied as
+    ("lost", why), so the tuner stops instead of blaming the candidate."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     replies = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
@@ -58,9 +60,14 @@ def serve(device_index: int):
     from .. import kernels
     from ..backends import backend_for
     from ..devices import list_devices
+    from ..remote import RemoteError, remote_devices
     from .measure import ProblemBench
-    device = list_devices()[device_index]
-    backend = backend_for(device)
+    try:
+        device = (remote_devices(remote) if remote else list_devices())[device_index]
+        backend = backend_for(device)
+    except RemoteError as exc:
+        _write(replies, ("lost", str(exc)))
+        return
     _write(replies, "ready")  # start-up (imports, context) does not count against timeouts
     bench = None
     while True:
@@ -71,19 +78,27 @@ def serve(device_index: int):
         problem, seed, chunk = msg
         if bench is None or bench.problem != problem or bench.seed != seed:
             bench = ProblemBench(problem, device, backend, seed=seed)
-        trials = bench.check([(kernels.BY_NAME[f], p) for f, p in chunk])
+        try:
+            trials = bench.check([(kernels.BY_NAME[f], p) for f, p in chunk])
+        except RemoteError as exc:
+            _write(replies, ("lost", str(exc)))
+            return
         _write(replies, [(t.status, t.error, t.cause) for t in trials])
         if backend.faults_are_fatal and any(t.status == "run_error" for t in trials):
             return  # the pool starts a fresh worker
 
 
 class Worker:
-    """One verification process (`python -m boda.tuner.workers INDEX`)."""
+    """One verification process (`python -m boda.tuner.workers INDEX [HOST:PORT]`)."""
 
-    def __init__(self, device_index: int):
+    def __init__(self, device):
+        env = None
+        if device.remote:
+            from ..remote import TOKEN_ENV, token_for
+            env = dict(os.environ, **{TOKEN_ENV: token_for(device.remote)})
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "boda.tuner.workers", str(device_index)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            [sys.executable, "-m", "boda.tuner.workers", str(device.index), device.remote],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
         self.started = False
 
     def send(self, problem, seed: int, chunk: list):
@@ -91,8 +106,7 @@ class Worker:
         if not self.started:
             self.started = True
             try:
-                if self.receive(STARTUP_SECONDS) != "ready":
-                    raise WorkerFailed("run_error", "the worker process did not start")
+                self.receive(STARTUP_SECONDS)
             except WorkerFailed as exc:
                 raise BodaError(f"a tuning worker process failed to start: {exc.cause}") \
                     from None
@@ -102,18 +116,24 @@ class Worker:
             pass  # it died; receive() says so
 
     def receive(self, timeout: float) -> list:
-        """[(status, error, cause)] per candidate; raises WorkerFailed on timeout or death."""
+        """[(status, error, cause)] per candidate ("ready" at start-up); raises WorkerFailed on
+        timeout or death, RemoteError when the agent serving the device is lost."""
         ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
         if not ready:
             self.kill()
             raise WorkerFailed("timeout", f"no result within {timeout:.0f} s")
         try:
-            return _read(self.proc.stdout)
+            reply = _read(self.proc.stdout)
         except (EOFError, OSError, pickle.UnpicklingError):
             code = self.proc.wait(5)
             self.kill()
             raise WorkerFailed("run_error",
                                f"the process running it died (exit code {code})") from None
+        if isinstance(reply, tuple) and reply[:1] == ("lost",):
+            from ..remote import RemoteError
+            self.kill()
+            raise RemoteError(reply[1])
+        return reply
 
     def kill(self):
         if self.proc.poll() is None:
@@ -139,11 +159,11 @@ class WorkerPool:
     any worker that dies or hangs and retrying its chunk one candidate at a time, so the
     failure is recorded against the candidate that caused it."""
 
-    def __init__(self, device_index: int, size: int, timeout: float = 30.0):
+    def __init__(self, device, size: int, timeout: float = 30.0):
         """timeout: seconds allowed per candidate (compile, code generation and one run)."""
-        self.device_index = device_index
+        self.device = device
         self.timeout = timeout
-        self.workers = [Worker(device_index) for _ in range(size)]
+        self.workers = [Worker(device) for _ in range(size)]
 
     @property
     def size(self) -> int:
@@ -159,7 +179,7 @@ class WorkerPool:
             try:
                 out.append((self.workers[k].receive(self._limit(chunk)), True))
             except WorkerFailed:
-                self.workers[k] = Worker(self.device_index)
+                self.workers[k] = Worker(self.device)
                 out.append((self._one_by_one(k, problem, seed, chunk), False))
         return out
 
@@ -173,7 +193,7 @@ class WorkerPool:
             try:
                 results += self.workers[k].receive(self._limit([cand]))
             except WorkerFailed as exc:
-                self.workers[k] = Worker(self.device_index)
+                self.workers[k] = Worker(self.device)
                 results.append((exc.status, float("nan"), exc.cause))
         return results
 
@@ -183,4 +203,4 @@ class WorkerPool:
 
 
 if __name__ == "__main__":
-    serve(int(sys.argv[1]))
+    serve(int(sys.argv[1]), sys.argv[2] if len(sys.argv) > 2 else "")

@@ -1,0 +1,120 @@
+"""Vendor profiles from the identity strings real devices report (tests/real_devices.py), and
+the search spaces and defaults they shape. The kernels a GPU profile picks are run here on
+PoCL: what they compute does not depend on the device that runs them."""
+from __future__ import annotations
+
+import functools
+
+import pytest
+
+from boda import kernels, zoo
+from boda.devices import list_devices
+from boda.layers import plan_model
+from boda.profiles import adreno_model, amd_gfx, mali_model
+from boda.tuner.tune import model_tasks
+from boda.tuning_db import device_identity
+from boda.verify import max_rel_error, random_inputs, run_problem
+from boda.reference import reference
+from real_devices import FIXTURES, device, with_limits
+
+
+@pytest.mark.parametrize("fixture", FIXTURES, ids=lambda f: f["name"])
+def test_identity_strings_give_the_family_architecture_and_generation(fixture):
+    dev = device(fixture)
+    profile = dev.profile
+    assert dev.family == profile.family == fixture["expect"]["family"]
+    for key, value in fixture["expect"].items():
+        assert getattr(profile, key) == value, key
+
+
+def test_parsers_read_what_drivers_write():
+    assert adreno_model("OpenCL C 2.0 Adreno(TM) 640") == 640
+    assert adreno_model("QUALCOMM Adreno(TM)") is None  # old drivers: only the version says
+    assert adreno_model("FD618") == 618
+    assert amd_gfx("gfx90a") == "gfx90a" and amd_gfx("gfx1100") == "gfx1100"
+    assert amd_gfx("Radeon RX 570 Series (POLARIS10, DRM 3.26.0)") is None
+    assert mali_model("Mali-G57 MC2 r0p1") == ("G", 57)
+    assert mali_model("Mali-T860") == ("T", 860)
+
+
+def test_adreno_models_with_one_device_name_are_different_architectures():
+    """Qualcomm's older drivers call every GPU "QUALCOMM Adreno(TM)": the lookup chain's
+    architecture level must not serve an Adreno 505's winners to an Adreno 650."""
+    a650, a505 = (device(f) for f in FIXTURES[:3:2])
+    assert a650.name == a505.name
+    assert device_identity(a650)["arch"] != device_identity(a505)["arch"]
+    assert device_identity(a650)["vendor_key"] == device_identity(a505)["vendor_key"]
+    other_phone = device(FIXTURES[0], driver_version="another build", compute_units=4)
+    assert device_identity(other_phone)["arch"] == device_identity(a650)["arch"]
+
+
+def test_fp16_comes_from_the_extension_or_the_compute_capability():
+    assert device(FIXTURES[0]).profile.fp16
+    assert not device(FIXTURES[0], extensions="cl_khr_fp64").profile.fp16
+    assert not list_devices()[0].profile.fp16  # PoCL's CPU device reports no cl_khr_fp16
+    nvidia = device(FIXTURES[-3], backend="cuda", compute_capability="8.6")
+    assert nvidia.profile.fp16 and nvidia.profile.arch == "sm_86"
+    assert not device(FIXTURES[-3], backend="cuda", compute_capability="5.0").profile.fp16
+
+
+@functools.lru_cache(maxsize=None)
+def squeezenet_tasks():
+    return model_tasks(plan_model(zoo.build("squeezenet1_1", batch=1), None))
+
+
+@pytest.mark.parametrize("fixture", with_limits(), ids=lambda f: f["name"])
+def test_spaces_and_defaults_follow_the_profile(fixture):
+    """On every SqueezeNet problem, each family the profile allows has a default inside its
+    space; GPU work-groups are at least a subgroup and within the device's limit; vector
+    widths are the profile's; Mali gets no local-memory staging."""
+    dev = device(fixture)
+    profile = dev.profile
+    for task in squeezenet_tasks():
+        families = kernels.families_for(task.problem, task.consts, dev)
+        assert families and all(profile.suits(f.name) for f in families)
+        for family in families:
+            space = family.space(task.problem, dev)
+            default = family.default(task.problem, dev)
+            assert family.contains(task.problem, dev, default), (family.name, default)
+            sizes = space.get("local", [])
+            assert all(s <= dev.max_work_group_size for s in sizes)
+            if profile.is_gpu:
+                assert all(s >= profile.subgroup for s in sizes)
+            assert set(space.get("vw", [])) <= set(profile.vector_widths) | {8, 16}
+            if profile.family == "mali":
+                assert space.get("lmem", [0]) == [0]
+    if profile.family == "mali":
+        conv = next(t.problem for t in squeezenet_tasks() if t.problem.kind == "conv")
+        assert "conv_splitk" not in {f.name for f in kernels.families_for(conv, None, dev)}
+
+
+def test_the_cpu_profile_keeps_the_spaces_pocl_was_tuned_in():
+    """Every winner shipped for PoCL is still a point of its family's space (else the runtime
+    would ignore it)."""
+    from boda.tuning_db import Lookup, shipped_databases
+    cpu = list_devices()[0]
+    lookup = Lookup(shipped_databases())
+    levels = {lookup.choose(t.problem, cpu, t.consts)[2] for t in squeezenet_tasks()}
+    assert levels == {"exact"}
+
+
+@pytest.mark.parametrize("name", ["QUALCOMM Adreno(TM)", "Mali-G71", "gfx1010"])
+def test_gpu_profile_defaults_compute_correctly(name):
+    """The kernels the Adreno, Mali and AMD profiles choose untuned (work-groups of whole
+    waves, their vector widths) give the reference's answers, run on PoCL."""
+    from boda.backends import backend_for
+    pocl = list_devices()[0]
+    backend = backend_for(pocl)
+    fixture = next(f for f in FIXTURES if f["name"] == name)
+    dev = device(fixture, compute_units=fixture.get("compute_units", 4),
+                 max_work_group_size=fixture.get("max_work_group_size", 256))
+    seen = set()
+    for task in squeezenet_tasks()[:12]:
+        family, params = kernels.choose(task.problem, dev, task.consts)
+        if (family.name, task.problem.kind) in seen:
+            continue
+        seen.add((family.name, task.problem.kind))
+        inputs = random_inputs(task.problem, seed=3)
+        out = run_problem(task.problem, inputs, dev, family, params, backend=backend)
+        err = max_rel_error(out, reference(task.problem, *inputs))
+        assert err <= family.tolerance, (family.name, params, err)
