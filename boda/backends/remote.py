@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import CompileError
 from ..remote.protocol import (DEFAULT_MAX_PAYLOAD, VERSION, ProtocolError, RemoteError,
-                               parse_address, receive, send)
+                               no_delay, parse_address, receive, send)
 
 DEFAULT_TIMEOUT = 300.0  # seconds for one reply: a phone compiling a big program is slow
 
@@ -40,6 +40,7 @@ class Connection:
             raise RemoteError(f"cannot reach a boda agent at {address}: "
                               f"{exc.strerror or exc}") from None
         self.sock.settimeout(timeout)
+        no_delay(self.sock)
         self.max_payload = DEFAULT_MAX_PAYLOAD
         self._release: list[int] = []
         hello = self.request({"op": "hello", "token": token, "version": VERSION,

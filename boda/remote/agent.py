@@ -22,8 +22,8 @@ import threading
 
 import numpy as np
 
-from .protocol import (DEFAULT_MAX_PAYLOAD, VERSION, ProtocolError, RemoteError, receive,
-                       send)
+from .protocol import (DEFAULT_MAX_PAYLOAD, VERSION, ProtocolError, RemoteError, no_delay,
+                       receive, send)
 
 DEVICE_FIELDS = ("name", "vendor", "platform", "version", "driver_version",
                  "opencl_c_version", "kind", "compute_units", "global_mem", "local_mem",
@@ -181,6 +181,7 @@ class _Handler(socketserver.BaseRequestHandler):
             return
         try:
             sock.settimeout(agent.idle_timeout)
+            no_delay(sock)
             session = self._hello(agent, sock, peer)
             if session is not None:
                 self._serve(agent, sock, peer, session)
