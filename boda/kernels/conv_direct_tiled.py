@@ -21,7 +21,8 @@ class ConvDirectTiled(Family):
 
     def space(self, problem, device) -> dict:
         return {"tm": [4, 8, 16, 32], "vw": vector_widths(device), "tw": [1, 2, 4, 6, 8],
-                "lmem": [0, 1] if device.profile.local_memory else [0], "cb": list(CHANNEL_BLOCKS), "local": local_sizes(device)}
+                "lmem": [0, 1] if device.profile.local_memory else [0],
+                "cb": list(CHANNEL_BLOCKS), "local": local_sizes(device)}
 
     def valid(self, problem, device, params) -> bool:
         geo = Geometry.of(problem)
