@@ -37,6 +37,13 @@ def _remote_options(parser):
     parser.add_argument("--token", help="the agent's token (default: $BODA_AGENT_TOKEN)")
 
 
+def _dtype_option(parser):
+    parser.add_argument("--dtype", choices=["float32", "float16"], default="float32",
+                        help="storage type of tensors on the device (default float32); "
+                             "float16 needs half precision (cl_khr_fp16, or CUDA) and keeps "
+                             "float32 arithmetic; tuned separately")
+
+
 def main(argv=None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -100,6 +107,7 @@ def _parser():
     r.add_argument("--output", help="write the output to this .npy (or all outputs to .npz)")
     r.add_argument("--device", help=DEVICE_HELP)
     _remote_options(r)
+    _dtype_option(r)
     r.add_argument("--batch", type=int, help="set the batch dimension of the input")
     r.add_argument("--seed", type=int, default=0, help="seed of the random input (default 0)")
     r.add_argument("--repeat", type=int, default=1,
@@ -125,6 +133,7 @@ def _parser():
     t.add_argument("--model", required=True, help="ONNX file")
     t.add_argument("--device", help="as for run")
     _remote_options(t)
+    _dtype_option(t)
     t.add_argument("--budget", type=float, default=480.0,
                    help="seconds for the whole model, shared out by each layer's share of "
                         "the time (default 480)")
@@ -328,7 +337,7 @@ def cmd_run(args):
     from .session import Session
     model = _load(args.model)  # parsed once; the Session takes the ModelProto
     sess = Session(model, _select(args), batch_shapes(model, args.batch) if args.batch else None,
-                   db=False if args.untuned else args.db)
+                   db=False if args.untuned else args.db, dtype=args.dtype)
     inputs = sess.get_inputs()
     feeds = {}
     for k, (name, shape, dtype) in enumerate(inputs):
@@ -392,6 +401,7 @@ def cmd_tune(args):
     from tqdm import tqdm
 
     from .layers import plan_model
+    from .profiles import require_dtype
     from .tuner.tune import Tuner, model_tasks, tune_tasks
     from .tuning_db import TuningDB, default_path
     if args.budget <= 0:
@@ -402,10 +412,13 @@ def cmd_tune(args):
         raise BodaError("--workers must be at least 1")
     model = _load(args.model)
     device = _select(args)
+    require_dtype(device, args.dtype)
     db = TuningDB(args.db or default_path())
     tasks = model_tasks(plan_model(model, args.batch))
+    half = " (float16 storage)" if args.dtype == "float16" else ""
     print(f"tuning {len(tasks)} distinct problems of {args.model} on {device.name} "
-          f"({device.family}) for up to {args.budget:.0f} s; database {db.path}", flush=True)
+          f"({device.family}){half} for up to {args.budget:.0f} s; database {db.path}",
+          flush=True)
     bar = tqdm(total=round(args.budget), unit="s", disable=args.quiet, file=sys.stderr,
                bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s{postfix}")
     t0 = time.perf_counter()
@@ -417,7 +430,7 @@ def cmd_tune(args):
         bar.set_postfix_str(f"[{index[id(task)] + 1}/{len(tasks)}] {task.problem.kind} "
                             f"{task.layers[0]}: {measured} measured, best {best_text}")
     tuner = Tuner(device, db, args.strategy, args.seed, workers=args.workers,
-                  progress=None if args.quiet else progress)
+                  progress=None if args.quiet else progress, dtype=args.dtype)
     try:
         outcomes = tune_tasks(tuner, tasks, args.budget, args.retune)
     except KeyboardInterrupt:
@@ -531,9 +544,9 @@ def cmd_db_prune(args):
     from .kernels.templating import template_hash
     db = _open_db(args)
 
-    def current(name):
+    def current(name, dtype):
         family = kernels.BY_NAME.get(name)
-        return template_hash(family.template) if family else None
+        return template_hash(family.template, dtype) if family else None
     removed = db.prune(current, args.failures)
     print(f"pruned {db.path}: " + ", ".join(f"{n} {k}" for k, n in removed.items()))
     return 0

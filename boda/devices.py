@@ -2,9 +2,11 @@
 
 Every OpenCL device on the machine, then every CUDA device (through the driver, when one is
 installed), gets an index. `--device` takes that index, `opencl:N` or `cuda:N` (the Nth device
-of that backend), a family name (cpu, nvidia, amd, adreno, mali, intel; `nvidia` prefers
-CUDA to NVIDIA's OpenCL driver), or a substring of the device name. The default is the first
-CUDA GPU, else the first GPU, else the first CPU (PoCL's, which every install has).
+of that backend), a family name (cpu, nvidia, amd, adreno, mali, intel, powervr; `nvidia`
+prefers CUDA to NVIDIA's OpenCL driver), or a substring of the device name. The default is the
+first CUDA GPU, else the first GPU, else the first CPU (PoCL's, which every install has).
+The same selection picks among the devices of a `boda agent` (`select_device(..., remote=)`).
+What a device's identity says about tuning for it is its vendor profile (profiles.py).
 """
 from __future__ import annotations
 

@@ -74,6 +74,21 @@ class Profile:
         return tile_vectors <= 64
 
 
+DTYPES = ("float32", "float16")
+
+
+def require_dtype(device, dtype: str):
+    """Refuse, in one line, a storage dtype the device cannot run."""
+    from .errors import DeviceError
+    if dtype not in DTYPES:
+        raise DeviceError(f"unknown dtype {dtype!r} (float32 or float16)")
+    if dtype == "float16" and not profile_of(device).fp16:
+        need = ("compute capability 5.3 or later" if device.backend == "cuda"
+                else "the cl_khr_fp16 extension")
+        raise DeviceError(f"{device.name} ({device.family}) has no half precision ({need}), "
+                          "so --dtype float16 cannot run there; use float32")
+
+
 def profile_of(device) -> Profile:
     """The profile of a `Device` (or anything with its identity fields)."""
     return _profile(device.backend, device.kind, device.vendor, device.name, device.version,

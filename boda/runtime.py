@@ -39,11 +39,14 @@ class Layer:
 
 
 class Engine:
-    def __init__(self, plan: Plan, device, backend=None, lookup=None):
-        """`lookup` (a tuning_db.Lookup) supplies tuned kernels; None uses the defaults."""
+    def __init__(self, plan: Plan, device, backend=None, lookup=None, dtype: str = "float32"):
+        """`lookup` (a tuning_db.Lookup) supplies tuned kernels; None uses the defaults.
+        dtype float16 stores every tensor on the device as half (arithmetic stays float32):
+        inputs are rounded when uploaded, outputs widened when read back."""
         lookup = lookup or Lookup()
         self.plan = plan
         self.device = device
+        self.dtype = np.dtype(dtype)
         self.backend = backend or backend_for(device)
         t0 = time.perf_counter()
         self.layers = []
@@ -51,14 +54,14 @@ class Engine:
         for step in plan.steps:
             storages = plan.operand_storages(step)
             family, params, level, _ = lookup.choose(step.problem, device,
-                                                     plan.const_operands(step))
+                                                     plan.const_operands(step), dtype)
             views = [plan.placement[step.output][1]] + [plan.placement[i][1]
                                                        for i in step.inputs]
             for k, fn in family.transforms(step.problem, params).items():
                 value = fn(const_value(storages[k], views[k + 1]))
                 transformed[len(self.layers), k] = value
                 views[k + 1] = View.contiguous(value.shape)
-            ks = family.render(step.problem, params, views, self.backend.lang)
+            ks = kernels.render(family, step.problem, params, views, self.backend.lang, dtype)
             self.layers.append(Layer(step, family.name, params, ks, level))
         self.source = kernels.program_source([l.kernel for l in self.layers],
                                               self.backend.lang)
@@ -70,8 +73,8 @@ class Engine:
         # kept on self: a bound kernel argument does not keep its buffer alive
         self.replaced = replaced = {}
         for key, value in transformed.items():
-            replaced[key] = self.backend.alloc(value.size)
-            self.backend.upload(replaced[key], value)
+            replaced[key] = self.backend.alloc(value.size, self.dtype.itemsize)
+            self.backend.upload(replaced[key], np.asarray(value, self.dtype))
         self.backend.finish()  # the host copies may go once uploaded
         for li, layer in enumerate(self.layers):
             args = [self.buffers[plan.placement[layer.step.output][0]]]
@@ -94,16 +97,17 @@ class Engine:
         # Inputs get their own buffers: they are written before the first kernel.
         pooled = {sid: n for sid, n in temps.items() if sid not in inputs}
         slot_of, slot_size = assign_slots(pooled, spans)
-        slots = [be.alloc(n) for n in slot_size]
+        item = self.dtype.itemsize
+        slots = [be.alloc(n, item) for n in slot_size]
         self.buffers = {sid: slots[k] for sid, k in slot_of.items()}
-        self.pooled_bytes = 4 * sum(slot_size)
-        self.unpooled_bytes = 4 * sum(pooled.values())
+        self.pooled_bytes = item * sum(slot_size)
+        self.unpooled_bytes = item * sum(pooled.values())
         for s in plan.storages:
             if s.role == "input":
-                self.buffers[s.id] = be.alloc(s.size)
+                self.buffers[s.id] = be.alloc(s.size, item)
             elif s.role == "const":
-                self.buffers[s.id] = be.alloc(s.size)
-                be.upload(self.buffers[s.id], s.value)
+                self.buffers[s.id] = be.alloc(s.size, item)
+                be.upload(self.buffers[s.id], np.asarray(s.value, self.dtype))
         be.finish()
 
     def run(self, feeds: dict) -> dict:
@@ -112,7 +116,7 @@ class Engine:
         be, plan = self.backend, self.plan
         for name in plan.inputs:
             sid, view = plan.placement[name]
-            be.upload(self.buffers[sid], feeds[name], view.offset)
+            be.upload(self.buffers[sid], np.asarray(feeds[name], self.dtype), view.offset)
         self.replay()
         results = {}
         for onnx_name, name in plan.outputs:
@@ -123,12 +127,12 @@ class Engine:
             if storage.role == "const":
                 results[name] = storage.value.reshape(view.shape).copy()
                 continue
-            arr = np.empty(view.shape, np.float32)
+            arr = np.empty(view.shape, self.dtype)
             if numel(view.shape):
                 be.download(self.buffers[sid], arr, view.offset)
             results[name] = arr
         be.finish()
-        return results
+        return {k: v.astype(np.float32, copy=False) for k, v in results.items()}
 
     def profile(self, feeds: dict, repeat: int = 5) -> list[tuple[Layer, float, float]]:
         """Device seconds per layer, two ways: (layer, alone, in sequence). Alone is the median

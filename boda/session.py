@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from .devices import select_device
+from .profiles import require_dtype
 from .errors import InputError
 from .graph import optimize
 from .onnx_import import import_model, input_specs, load_model
@@ -14,20 +15,25 @@ from .runtime import Engine
 from .tuning_db import Lookup
 
 
-def compile(model, device=None, input_shapes: dict | None = None, db=None) -> "Session":
+def compile(model, device=None, input_shapes: dict | None = None, db=None,
+            dtype: str = "float32") -> "Session":
     """Compile an ONNX model (path, bytes or ModelProto) for `device` (a --device value).
 
     input_shapes overrides or fills in input dims (e.g. {"data": (4, 3, 224, 224)}); when
     given, the model is built for those shapes right away. Kernels come from the tuning
     database: `db` is its path (default $BODA_DB, else the per-user cache file) and the
-    databases shipped in tuning_db/ back it up; db=False uses the untuned defaults."""
-    return Session(model, device, input_shapes, db)
+    databases shipped in tuning_db/ back it up; db=False uses the untuned defaults.
+    dtype "float16" stores tensors on the device as half (where the device has half
+    precision; arithmetic stays float32); inputs and outputs are float32 either way."""
+    return Session(model, device, input_shapes, db, dtype)
 
 
 class Session:
-    def __init__(self, model, device=None, input_shapes=None, db=None):
+    def __init__(self, model, device=None, input_shapes=None, db=None, dtype="float32"):
         self.model = load_model(model)
         self.device = select_device(device)
+        require_dtype(self.device, dtype)
+        self.dtype = dtype
         self.lookup = None if db is False else Lookup.open(db)
         self.specs = input_specs(self.model)
         self.overrides = {k: tuple(v) for k, v in (input_shapes or {}).items()}
@@ -58,7 +64,7 @@ class Session:
         if key not in self._engines:
             graph = optimize(import_model(self.model, shapes, values))
             plan = make_plan(graph)
-            eng = Engine(plan, self.device, self._backend, self.lookup)
+            eng = Engine(plan, self.device, self._backend, self.lookup, self.dtype)
             self._backend = eng.backend
             self._engines[key] = eng
         return self._engines[key]

@@ -333,17 +333,17 @@ class TuningDB:
     def prune(self, current_hash, failures: bool = False) -> dict:
         """Delete trials and winners made with a template that has since changed (or of a
         family boda no longer has); with `failures`, failed trials too, so they are retried.
-        `current_hash(family)` gives the current template hash or None."""
+        `current_hash(family, dtype)` gives the current template hash or None."""
         removed = {"trials": 0, "winners": 0}
         with self.transaction():
             for table in removed:
-                stale = [(r["family"], r["template_hash"]) for r in self.db.query(
-                    f"select distinct family, template_hash from {table}")
-                    if current_hash(r["family"]) != r["template_hash"]]
-                for family, th in stale:
+                stale = [(r["family"], r["dtype"], r["template_hash"]) for r in self.db.query(
+                    f"select distinct family, dtype, template_hash from {table}")
+                    if current_hash(r["family"], r["dtype"]) != r["template_hash"]]
+                for family, dtype, th in stale:
                     cur = self.conn.execute(
-                        f"delete from {table} where family = ? and template_hash = ?",
-                        [family, th])
+                        f"delete from {table} where family = ? and dtype = ? and "
+                        "template_hash = ?", [family, dtype, th])
                     removed[table] += cur.rowcount
             if failures:
                 removed["trials"] += self.conn.execute(
@@ -423,7 +423,8 @@ class Lookup:
             for db in self.databases:
                 for row in db.winners_at(level, keys[level], problem.signature, dtype):
                     family = families.get(row["family"])
-                    if family is None or row["template_hash"] != template_hash(family.template):
+                    if family is None or \
+                            row["template_hash"] != template_hash(family.template, dtype):
                         continue
                     params = json.loads(row["params"])
                     if family.contains(problem, device, params):

@@ -57,8 +57,10 @@ def cuda_renderings_compile(request):
     failures = [what for ks, what in CUDA_RENDERINGS.values() if ks is None]
     items = [(ks, what) for ks, what in CUDA_RENDERINGS.values() if ks is not None]
     CUDA_RENDERINGS.clear()
-    for i in range(0, len(items), CUDA_BATCH):
-        failures += _nvrtc_failures(items[i:i + CUDA_BATCH])
+    for dtype in sorted({ks.dtype for ks, _ in items}):  # one program, one storage type
+        group = [item for item in items if item[0].dtype == dtype]
+        for i in range(0, len(group), CUDA_BATCH):
+            failures += _nvrtc_failures(group[i:i + CUDA_BATCH])
     assert not failures, f"{len(failures)} kernels fail in CUDA; first: {failures[0]}"
 
 

@@ -63,3 +63,14 @@ def test_bench_against_cudnn(tmp_path):
     assert {"cudnn-heuristic", "cudnn-find"} <= set(report["layers"][0]["reference_ms"])
     for n in report["network"]:
         assert n["max_rel_diff"] <= 1e-3, n  # PyTorch computes the same network
+
+
+def test_float16_storage_matches_onnxruntime():
+    """--dtype float16: half tensors, float arithmetic; within half rounding of onnxruntime."""
+    model = zoo.build("squeezenet1_1", batch=2)
+    sess = boda.compile(model, "cuda:0", db=False, dtype="float16")
+    x = np.random.default_rng(4).standard_normal((2, 3, 224, 224)).astype(np.float32)
+    feeds = {model.graph.input[0].name: x}
+    got, want = sess.run(None, feeds)[0], ort_run(model, feeds)[0]
+    assert got.dtype == np.float32
+    assert np.abs(got - want).max() <= 3e-2 * np.abs(want).max()

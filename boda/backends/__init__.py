@@ -3,9 +3,10 @@
     backend = backend_for(device)
     program = backend.compile(source)
     kern = backend.kernel(program, name, args) (arguments bound once)
-    buf = backend.alloc(nbytes)
+    buf = backend.alloc(nelems, itemsize=4)    (itemsize 2: float16 storage)
     backend.upload(buf, array, offset=0)       (asynchronous; array must stay alive)
     backend.download(buf, array, offset=0)     (asynchronous until finish())
+    backend.fill(buf, value, nelems, itemsize=4)
     backend.launch(kern, global_size, local_size)
     replay = backend.record([(kern, global_size, local_size), ...])   (replay() enqueues all;
                                                a CUDA graph on CUDA)
@@ -16,9 +17,17 @@
 opencl.py holds the OpenCL backend (pyopencl), cuda.py the CUDA one (cuda-python: NVRTC and
 the driver API), remote.py the OpenCL backend of a device served by `boda agent` elsewhere.
 
-Offsets are in elements of float32.
+Offsets are in elements of the array's dtype (float32, or float16 for float16 storage).
 """
 from __future__ import annotations
+
+import numpy as np
+
+
+def storage_array(array) -> np.ndarray:
+    """`array` as contiguous float32, or float16 if it is float16: what a buffer holds."""
+    array = np.asarray(array)
+    return np.ascontiguousarray(array, np.float16 if array.dtype == np.float16 else np.float32)
 
 
 def backend_for(device):

@@ -12,6 +12,8 @@ import numpy as np
 from ..errors import BodaError
 from . import nvrtc
 
+from . import storage_array
+
 ITEM = 4  # bytes per float32 element
 
 
@@ -88,20 +90,24 @@ class CUDABackend:
         cubin = nvrtc.compile_cached(source, self.arch, options)
         return _ok(_driver().cuModuleLoadData(cubin))
 
-    def alloc(self, nelems: int):
-        return Buffer(int(nelems) * ITEM)
+    def alloc(self, nelems: int, itemsize: int = ITEM):
+        return Buffer(int(nelems) * itemsize)
 
     def upload(self, buf, array: np.ndarray, offset: int = 0):
-        host = np.ascontiguousarray(array, np.float32)
+        host = storage_array(array)
         self._pending.append(host)
-        _ok(_driver().cuMemcpyHtoDAsync(buf.ptr + offset * ITEM, host.ctypes.data, host.nbytes,
-                                        self.stream))
+        _ok(_driver().cuMemcpyHtoDAsync(buf.ptr + offset * host.itemsize, host.ctypes.data,
+                                        host.nbytes, self.stream))
 
     def download(self, buf, array: np.ndarray, offset: int = 0):
-        _ok(_driver().cuMemcpyDtoHAsync(array.ctypes.data, buf.ptr + offset * ITEM,
+        _ok(_driver().cuMemcpyDtoHAsync(array.ctypes.data, buf.ptr + offset * array.itemsize,
                                         array.nbytes, self.stream))
 
-    def fill(self, buf, value: float, nelems: int):
+    def fill(self, buf, value: float, nelems: int, itemsize: int = ITEM):
+        if itemsize == 2:
+            bits = int(np.array([value], np.float16).view(np.uint16)[0])
+            _ok(_driver().cuMemsetD16Async(buf.ptr, bits, int(nelems), self.stream))
+            return
         bits = int(np.array([value], np.float32).view(np.uint32)[0])
         _ok(_driver().cuMemsetD32Async(buf.ptr, bits, int(nelems), self.stream))
 

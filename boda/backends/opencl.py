@@ -7,7 +7,7 @@ import numpy as np
 import pyopencl as cl
 
 from ..errors import CompileError
-from . import pocl_workaround
+from . import pocl_workaround, storage_array
 
 ITEM = 4  # bytes per float32 element
 
@@ -35,18 +35,21 @@ class OpenCLBackend:
             raise CompileError(f"OpenCL build failed: {first.strip()}") from exc
         return program
 
-    def alloc(self, nelems: int):
-        return cl.Buffer(self.context, cl.mem_flags.READ_WRITE, max(int(nelems), 1) * ITEM)
+    def alloc(self, nelems: int, itemsize: int = ITEM):
+        return cl.Buffer(self.context, cl.mem_flags.READ_WRITE, max(int(nelems), 1) * itemsize)
 
     def upload(self, buf, array: np.ndarray, offset: int = 0):
-        cl.enqueue_copy(self.queue, buf, np.ascontiguousarray(array, np.float32),
-                        dst_offset=offset * ITEM, is_blocking=False)
+        host = storage_array(array)
+        cl.enqueue_copy(self.queue, buf, host, dst_offset=offset * host.itemsize,
+                        is_blocking=False)
 
     def download(self, buf, array: np.ndarray, offset: int = 0):
-        cl.enqueue_copy(self.queue, array, buf, src_offset=offset * ITEM, is_blocking=False)
+        cl.enqueue_copy(self.queue, array, buf, src_offset=offset * array.itemsize,
+                        is_blocking=False)
 
-    def fill(self, buf, value: float, nelems: int):
-        cl.enqueue_fill_buffer(self.queue, buf, np.float32(value), 0, int(nelems) * ITEM)
+    def fill(self, buf, value: float, nelems: int, itemsize: int = ITEM):
+        pattern = np.float16(value) if itemsize == 2 else np.float32(value)
+        cl.enqueue_fill_buffer(self.queue, buf, pattern, 0, int(nelems) * itemsize)
 
     def kernel(self, program, name: str, args):
         """A launchable kernel object with its arguments bound once."""

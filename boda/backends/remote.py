@@ -17,6 +17,7 @@ import socket
 import numpy as np
 
 from ..errors import CompileError
+from . import storage_array
 from ..remote.protocol import (DEFAULT_MAX_PAYLOAD, VERSION, ProtocolError, RemoteError,
                                no_delay, parse_address, receive, send)
 
@@ -126,22 +127,24 @@ class RemoteBackend:
         reply = self.conn.request({"op": "compile", "source": source, "options": list(options)})
         return Handle(self.conn, reply["program"])
 
-    def alloc(self, nelems: int):
-        return Handle(self.conn, self.conn.request({"op": "alloc",
+    def alloc(self, nelems: int, itemsize: int = 4):
+        return Handle(self.conn, self.conn.request({"op": "alloc", "itemsize": itemsize,
                                                     "nelems": max(int(nelems), 1)})["buffer"])
 
     def upload(self, buf, array: np.ndarray, offset: int = 0):
-        data = np.ascontiguousarray(array, np.float32).tobytes()
-        self.conn.request({"op": "upload", "buffer": buf.id, "offset": int(offset)}, data)
+        host = storage_array(array)
+        self.conn.request({"op": "upload", "buffer": buf.id, "offset": int(offset),
+                           "dtype": host.dtype.name}, host.tobytes())
 
     def download(self, buf, array: np.ndarray, offset: int = 0):
         _, data = self.conn.exchange({"op": "download", "buffer": buf.id,
-                                      "offset": int(offset), "nelems": int(array.size)})
-        array.reshape(-1)[...] = np.frombuffer(data, np.float32)
+                                      "offset": int(offset), "nelems": int(array.size),
+                                      "dtype": array.dtype.name})
+        array.reshape(-1)[...] = np.frombuffer(data, array.dtype)
 
-    def fill(self, buf, value: float, nelems: int):
+    def fill(self, buf, value: float, nelems: int, itemsize: int = 4):
         self.conn.request({"op": "fill", "buffer": buf.id, "value": float(value),
-                           "nelems": int(nelems)})
+                           "nelems": int(nelems), "itemsize": itemsize})
 
     def kernel(self, program, name: str, args):
         reply = self.conn.request({"op": "kernel", "program": program.id, "name": name,

@@ -52,7 +52,8 @@ class Family:
     def transforms(self, problem, params: dict) -> dict:
         return {}
 
-    def render(self, problem, params: dict, views: list[View], lang: str) -> KernelSource:
+    def render(self, problem, params: dict, views: list[View], lang: str,
+               dtype: str = "float32") -> KernelSource:
         raise NotImplementedError
 
     def contains(self, problem, device, params: dict) -> bool:
@@ -147,9 +148,10 @@ class OnePerOutput(Family):
         sizes = self.space(problem, device)["local"]
         return {"local": max(s for s in sizes if s <= 64 or s == sizes[0])}
 
-    def render(self, problem, params, views, lang) -> KernelSource:
+    def render(self, problem, params, views, lang,
+               dtype: str = "float32") -> KernelSource:
         views = self._adapt_views(problem, list(views))
         return KernelSource.make(self.name, self.template, lang, problem, params, views,
                                  self.work_items(problem, params), params["local"],
                                  op=getattr(problem, "op", "copy"),
-                                 act_=getattr(problem, "act", ()))
+                                 act_=getattr(problem, "act", ()), dtype=dtype)

@@ -66,13 +66,14 @@ class ConvDirectTiled(Family):
         return (reuse * problem.flops * tile_waste(geo.mg, params["tm"])
                 * tile_waste(geo.ow, params["tw"]))
 
-    def render(self, problem, params, views, lang) -> KernelSource:
+    def render(self, problem, params, views, lang,
+               dtype: str = "float32") -> KernelSource:
         geo, ntx, npt, nptp = self._tiles(problem, params)
         return KernelSource.make(
             self.name, self.template, lang, problem, params, views,
             self.work_items(problem, params), params["local"], geo=geo, ntx=ntx, npt=npt,
             nptp=nptp, nmb=cdiv(geo.mg, params["tm"]),
-            mgp=round_up(geo.mg, params["tm"]))
+            mgp=round_up(geo.mg, params["tm"]), dtype=dtype)
 
 
 FAMILY = ConvDirectTiled()

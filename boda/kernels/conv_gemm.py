@@ -62,13 +62,14 @@ class ConvGemm(Family):
         return (problem.flops * tile_waste(geo.mg, params["tm"])
                 * tile_waste(geo.pixels, params["tp"]))
 
-    def render(self, problem, params, views: list[View], lang: str) -> KernelSource:
+    def render(self, problem, params, views: list[View], lang: str,
+               dtype: str = "float32") -> KernelSource:
         geo = Geometry.of(problem)
         return KernelSource.make(
             self.name, self.template, lang, problem, params, views,
             self.work_items(problem, params), params["local"], geo=geo,
             npt=cdiv(geo.pixels, params["tp"]), nmb=cdiv(geo.mg, params["tm"]),
-            mgp=round_up(geo.mg, params["tm"]), ks=params.get("ks", 1))
+            mgp=round_up(geo.mg, params["tm"]), ks=params.get("ks", 1), dtype=dtype)
 
 
 class ConvSplitK(ConvGemm):
@@ -107,8 +108,10 @@ class ConvSplitK(ConvGemm):
     def work_items(self, problem, params) -> int:
         return super().work_items(problem, params) * params["ks"]
 
-    def render(self, problem, params, views, lang) -> KernelSource:
-        return super().render(problem, dict(params, ku=1, local=params["ks"]), views, lang)
+    def render(self, problem, params, views, lang,
+               dtype: str = "float32") -> KernelSource:
+        return super().render(problem, dict(params, ku=1, local=params["ks"]), views, lang,
+                              dtype)
 
 
 FAMILY = ConvGemm()

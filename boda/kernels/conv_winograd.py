@@ -76,13 +76,14 @@ class ConvWinograd(Family):
         return (problem.flops / 2.25 * tile_waste(geo.mg, params["tm"])
                 * tile_waste(geo.oh, 2) * tile_waste(geo.ow, 2 * params["tt"]))
 
-    def render(self, problem, params, views, lang) -> KernelSource:
+    def render(self, problem, params, views, lang,
+               dtype: str = "float32") -> KernelSource:
         geo = Geometry.of(problem)
         return KernelSource.make(
             self.name, self.template, lang, problem, params, views,
             self.work_items(problem, params), params["local"], geo=geo,
             ntx=cdiv(geo.ow, 2 * params["tt"]), nty=cdiv(geo.oh, 2),
-            nmb=cdiv(geo.mg, params["tm"]), mgp=round_up(geo.mg, params["tm"]))
+            nmb=cdiv(geo.mg, params["tm"]), mgp=round_up(geo.mg, params["tm"]), dtype=dtype)
 
 
 FAMILY = ConvWinograd()

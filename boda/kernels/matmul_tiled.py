@@ -43,11 +43,12 @@ class MatMulTiled(Family):
         return (problem.flops * tile_waste(problem.m, params["tm"])
                 * tile_waste(problem.n, params["tn"]))
 
-    def render(self, problem, params, views, lang) -> KernelSource:
+    def render(self, problem, params, views, lang,
+               dtype: str = "float32") -> KernelSource:
         return KernelSource.make(
             self.name, self.template, lang, problem, params, adapt_views(problem, list(views)),
             self.work_items(problem, params), params["local"],
-            nti=cdiv(problem.m, params["tm"]), ntj=cdiv(problem.n, params["tn"]))
+            nti=cdiv(problem.m, params["tm"]), ntj=cdiv(problem.n, params["tn"]), dtype=dtype)
 
 
 FAMILY = MatMulTiled()

@@ -50,11 +50,12 @@ class PoolRows(Family):
     def useful_flops(self, problem, params) -> float:
         return problem.flops / 4  # unrolled windows without per-element index math
 
-    def render(self, problem, params, views, lang) -> KernelSource:
+    def render(self, problem, params, views, lang,
+               dtype: str = "float32") -> KernelSource:
         return KernelSource.make(self.name, self.template, lang, problem, params, views,
                                  self.work_items(problem, params), params["local"],
                                  geo=_geometry(problem),
-                                 ntx=cdiv(problem.out_size[1], params["tw"]))
+                                 ntx=cdiv(problem.out_size[1], params["tw"]), dtype=dtype)
 
 
 FAMILY = PoolRows()

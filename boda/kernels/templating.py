@@ -19,6 +19,7 @@ from ..errors import UnsupportedModelError
 from ..layout import View, numel
 
 LANGS = ("opencl", "cuda")
+DTYPES = ("float32", "float16")
 INT_LIMIT = 2**31 - 1
 
 
@@ -44,16 +45,20 @@ def environment() -> jinja2.Environment:
 
 
 @functools.lru_cache(maxsize=None)
-def template_hash(name: str) -> str:
-    """Hash of a template's source (and the prelude), so a changed template is noticed."""
+def template_hash(name: str, dtype: str = "float32") -> str:
+    """Hash of a template's source (and the prelude, and for float16 its prelude), so a
+    changed template is noticed."""
     h = hashlib.sha256()
-    for n in ("prelude.j2", name):
+    for n in ("prelude.j2", name) + (("prelude_fp16.j2",) if dtype == "float16" else ()):
         h.update((templates_dir() / n).read_bytes())
     return h.hexdigest()[:16]
 
 
-def prelude(lang: str) -> str:
-    return environment().get_template("prelude.j2").render(lang=lang)
+def prelude(lang: str, dtype: str = "float32") -> str:
+    text = environment().get_template("prelude.j2").render(lang=lang)
+    if dtype == "float16":
+        text += "\n" + environment().get_template("prelude_fp16.j2").render(lang=lang)
+    return text
 
 
 def render(template: str, lang: str, **ctx) -> str:
@@ -182,14 +187,20 @@ def vfill(ctx, n: int, value: str) -> str:
 
 @jinja2.pass_context
 def vload(ctx, n: int, ptr: str) -> str:
-    """Load n consecutive floats starting at pointer expression `ptr`."""
+    """Load n consecutive values starting at pointer expression `ptr` as a float vector
+    (from float or, with float16 storage, half_t)."""
     if n == 1:
         return f"(*({ptr}))"
-    return f"vload{n}(0, {ptr})" if ctx["lang"] == "opencl" else f"bload<{n}>({ptr})"
+    if ctx["lang"] == "opencl":
+        load = f"vload{n}(0, {ptr})"
+        return f"convert_float{n}({load})" if ctx.get("dtype") == "float16" else load
+    return f"bload<{n}>({ptr})"
 
 
 @jinja2.pass_context
 def vstore(ctx, n: int, value: str, ptr: str) -> str:
+    """Store a float vector (templates store vectors to local memory only, which is float
+    whatever the storage type)."""
     if n == 1:
         return f"*({ptr}) = {value}"
     return f"vstore{n}({value}, 0, {ptr})" if ctx["lang"] == "opencl" else \
@@ -238,20 +249,32 @@ class KernelSource:
     local_size: int
     family: str
     params: tuple
+    dtype: str = "float32"
 
     @staticmethod
     def make(family: str, template: str, lang: str, problem, params: dict, views,
-             global_items: int, local_size: int, **ctx) -> "KernelSource":
-        """Render `template`; the kernel name is a hash of what makes the source unique."""
+             global_items: int, local_size: int, dtype: str = "float32",
+             **ctx) -> "KernelSource":
+        """Render `template`; the kernel name is a hash of what makes the source unique.
+        With dtype float16, tensors in global memory are half_t (prelude_fp16.j2): templates
+        spell every global tensor pointer `GLOBAL float*`, and that spelling is switched."""
+        if dtype not in DTYPES:
+            raise ValueError(f"unknown dtype {dtype!r}")
         header_params = ", ".join(f"{k}={v}" for k, v in sorted(params.items()))
-        key = repr((family, problem.signature, sorted(params.items()), views, lang))
+        key = (family, problem.signature, sorted(params.items()), views, lang)
+        key = repr(key if dtype == "float32" else key + (dtype,))
         name = f"{family}_{hashlib.sha1(key.encode()).hexdigest()[:12]}"
         placement = "; ".join(f"{v.shape}@{v.offset}/{v.strides}" for v in views)
         header = (f"/* boda kernel {name}\n * family: {family} (template {template}, "
-                  f"hash {template_hash(template)})\n * problem: {problem.signature}\n"
-                  f" * params: {header_params}\n * views (out, in...): {placement}\n */")
+                  f"hash {template_hash(template, dtype)})\n * problem: {problem.signature}\n"
+                  f" * params: {header_params}\n * views (out, in...): {placement}\n"
+                  + (f" * storage: {dtype}, arithmetic: float32\n" if dtype != "float32" else "")
+                  + " */")
         source = render(template, lang, name=name, header=header, p=problem, params=params,
-                        views=views, out=views[0], ins=views[1:], total=global_items, **ctx)
+                        views=views, out=views[0], ins=views[1:], total=global_items,
+                        dtype=dtype, **ctx)
+        if dtype == "float16":
+            source = source.replace("GLOBAL float*", "GLOBAL half_t*")
         gsize = -(-max(global_items, 1) // local_size) * local_size
         return KernelSource(name, source, gsize, local_size, family,
-                            tuple(sorted(params.items())))
+                            tuple(sorted(params.items())), dtype)

@@ -80,25 +80,26 @@ class Session:
         return {"program": self._add("program", self.backend.compile(source, tuple(options)))}
 
     def op_alloc(self, req, _):
-        return {"buffer": self._add("buffer", self.backend.alloc(_count(req, "nelems")))}
+        buf = self.backend.alloc(_count(req, "nelems"), _itemsize(req))
+        return {"buffer": self._add("buffer", buf)}
 
     def op_upload(self, req, payload):
-        buf = self._get(req, "buffer", "buffer")
-        if len(payload) % 4:
-            raise RequestError("upload: the payload is not whole float32 values")
-        self.backend.upload(buf, np.frombuffer(payload, np.float32), _count(req, "offset", 0))
+        buf, dtype = self._get(req, "buffer", "buffer"), _dtype(req)
+        if len(payload) % dtype.itemsize:
+            raise RequestError(f"upload: the payload is not whole {dtype.name} values")
+        self.backend.upload(buf, np.frombuffer(payload, dtype), _count(req, "offset", 0))
         self.backend.finish()  # the payload's memory is this request's
 
     def op_download(self, req, _):
         buf = self._get(req, "buffer", "buffer")
-        out = np.empty(_count(req, "nelems"), np.float32)
+        out = np.empty(_count(req, "nelems"), _dtype(req))
         self.backend.download(buf, out, _count(req, "offset", 0))
         self.backend.finish()
         return {}, out.tobytes()
 
     def op_fill(self, req, _):
         self.backend.fill(self._get(req, "buffer", "buffer"), float(_field(req, "value", float)),
-                          _count(req, "nelems"))
+                          _count(req, "nelems"), _itemsize(req))
 
     def op_kernel(self, req, _):
         program = self._get(req, "program", "program")
@@ -141,6 +142,20 @@ def _field(req: dict, key: str, kind, default=None):
     if not isinstance(value, kind):
         raise RequestError(f"{key}: expected {kind.__name__}")
     return value
+
+
+def _dtype(req: dict) -> np.dtype:
+    name = req.get("dtype", "float32")
+    if name not in ("float32", "float16"):
+        raise RequestError("dtype: float32 or float16")
+    return np.dtype(name)
+
+
+def _itemsize(req: dict) -> int:
+    size = req.get("itemsize", 4)
+    if size not in (2, 4):
+        raise RequestError("itemsize: 2 or 4")
+    return size
 
 
 def _count(req: dict, key: str, default=None) -> int:

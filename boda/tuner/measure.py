@@ -24,6 +24,16 @@ from ..reference import reference
 from ..verify import max_rel_error, random_inputs
 
 
+# float16 storage: every operand and the output are rounded to half (2^-11 relative), and
+# re-laid-out filters (Winograd's transform) are rounded after transforming
+FLOAT16_TOLERANCE = 1e-2
+
+
+def tolerance(family, dtype: str) -> float:
+    """The max relative error a correct kernel of `family` stays within, by storage dtype."""
+    return family.tolerance if dtype == "float32" else max(family.tolerance, FLOAT16_TOLERANCE)
+
+
 @dataclass
 class Trial:
     family: str
@@ -36,30 +46,36 @@ class Trial:
 
 
 class ProblemBench:
-    """One Problem's operands on a device, ready to compile, verify and time candidates."""
+    """One Problem's operands on a device, ready to compile, verify and time candidates.
+    With dtype float16 the operands are stored as half (the inputs are drawn, rounded to
+    half, and the reference computes on the rounded values) and outputs are judged with the
+    float16 tolerance."""
 
-    def __init__(self, problem, device, backend=None, seed: int = 0, inputs=None):
+    def __init__(self, problem, device, backend=None, seed: int = 0, inputs=None,
+                 dtype: str = "float32"):
         self.problem = problem
         self.device = device
         self.be = backend or backend_for(device)
         self.seed = seed
-        self.inputs = list(inputs) if inputs is not None else random_inputs(problem, seed)
+        self.dtype = np.dtype(dtype)
+        inputs = list(inputs) if inputs is not None else random_inputs(problem, seed)
+        self.inputs = [np.asarray(x, self.dtype).astype(np.float32) for x in inputs]
         self._expected = None
-        self.out = self.be.alloc(numel(problem.out_shape))
+        self.out = self.be.alloc(numel(problem.out_shape), self.dtype.itemsize)
         self._operands = {}  # (operand index[, digest of a re-laid-out value]) -> buffer
 
     def prepare(self, family, params):
         """Render one candidate; returns (KernelSource, argument buffers). Operands a family
         re-lays-out are uploaded once per layout."""
         ks, values = kernels.render_standalone(family, self.problem, params, self.be.lang,
-                                               self.inputs)
+                                               self.inputs, self.dtype.name)
         args = [self.out]
         for k, value in enumerate(values):
             key = (k,) if value is self.inputs[k] else (
                 k, value.shape, hashlib.blake2b(value.tobytes(), digest_size=16).digest())
             if key not in self._operands:
-                self._operands[key] = self.be.alloc(value.size)
-                self.be.upload(self._operands[key], value)
+                self._operands[key] = self.be.alloc(value.size, self.dtype.itemsize)
+                self.be.upload(self._operands[key], np.asarray(value, self.dtype))
             args.append(self._operands[key])
         return ks, args
 
@@ -95,12 +111,12 @@ class ProblemBench:
     def run(self, handle, ks) -> np.ndarray:
         """One launch on an output buffer poisoned with NaN; returns the output."""
         be = self.be
-        result = np.empty(self.problem.out_shape, np.float32)
-        be.fill(self.out, np.nan, result.size)
+        result = np.empty(self.problem.out_shape, self.dtype)
+        be.fill(self.out, np.nan, result.size, self.dtype.itemsize)
         be.launch(handle, ks.global_size, ks.local_size)
         be.download(self.out, result)
         be.finish()
-        return result
+        return result.astype(np.float32)
 
     def verify(self, trial, handle, ks) -> bool:
         try:
@@ -111,7 +127,7 @@ class ProblemBench:
             trial.status, trial.cause = "run_error", str(exc).splitlines()[0]
             return False
         trial.error = max_rel_error(result, self.expected)
-        if not trial.error <= kernels.BY_NAME[trial.family].tolerance:
+        if not trial.error <= tolerance(kernels.BY_NAME[trial.family], self.dtype.name):
             trial.status, trial.cause = "wrong", f"max relative error {trial.error:.3g}"
             return False
         return True

@@ -26,13 +26,13 @@ from dataclasses import dataclass, field
 
 from .. import kernels
 from ..kernels.templating import template_hash
+from ..profiles import require_dtype
 from ..tuning_db import params_key
 from . import strategies
 from .measure import ProblemBench, Trial
 from .strategies import Candidate
 from .workers import WorkerPool
 
-DTYPE = "float32"
 TIMING = {"min_seconds": 0.02, "min_runs": 3, "max_runs": 100}
 
 
@@ -82,9 +82,12 @@ class Tuner:
     def __init__(self, device, db, strategy: str = "auto", seed: int = 0, workers: int = 2,
                  chunk: int = 6, patience: int = 40, confirm: int = 3, progress=None,
                  timing=None, timeout: float = 30.0, restrict=None, rounds: int = 3,
-                 final_rounds: int = 5, cutoff: float = 4.0):
+                 final_rounds: int = 5, cutoff: float = 4.0, dtype: str = "float32"):
         """restrict: an optional predicate on Candidates limiting the search space; rounds
-        and final_rounds: interleaved timing rounds per batch and for the finalists."""
+        and final_rounds: interleaved timing rounds per batch and for the finalists; dtype:
+        the storage type tuned for (float16 is recorded apart from float32)."""
+        require_dtype(device, dtype)
+        self.dtype = dtype
         self.device, self.db = device, db
         self.strategy, self.seed = strategy, seed
         self.chunk, self.patience, self.confirm = chunk, patience, confirm
@@ -105,11 +108,11 @@ class Tuner:
         problem, device = task.problem, self.device
         out = Outcome(task)
         families = kernels.families_for(problem, task.consts, device)
-        hashes = {f.name: template_hash(f.template) for f in families}
+        hashes = {f.name: template_hash(f.template, self.dtype) for f in families}
         default_family, default_params = kernels.choose(problem, device, task.consts)
         default = Candidate.of(default_family.name, default_params)
         self.db.add_problem(problem)
-        winner = self.db.winner(self.device_key, problem.signature, DTYPE)
+        winner = self.db.winner(self.device_key, problem.signature, self.dtype)
         if winner and winner["template_hash"] == hashes.get(winner["family"]) and not retune:
             out.skipped = True
             out.family, out.params = winner["family"], json.loads(winner["params"])
@@ -117,7 +120,8 @@ class Tuner:
             return out
 
         strategy = self._strategy(task, families, hashes, default, budget, out)
-        bench = ProblemBench(problem, device, self.backend, seed=self._seed(problem))
+        bench = ProblemBench(problem, device, self.backend, seed=self._seed(problem),
+                             dtype=self.dtype)
         self.backend = bench.be
         kept = self._search(task, bench, strategy, hashes, default, budget, out)
         ranked = sorted(((s, c) for c, s in strategy.results.items() if math.isfinite(s)),
@@ -133,7 +137,7 @@ class Tuner:
         out.after = times[win]
         out.before = times.get(default, math.nan)
         self.db.set_winner({
-            "device": self.device_key, "problem": problem.signature, "dtype": DTYPE,
+            "device": self.device_key, "problem": problem.signature, "dtype": self.dtype,
             "family": win.family, "template_hash": hashes[win.family],
             "params": params_key(win.param_dict), "seconds": out.after,
             "gflops": problem.flops / out.after / 1e9, "default_seconds": out.before})
@@ -150,7 +154,7 @@ class Tuner:
         evals = max(4, int(budget / 0.6))  # roughly what the budget buys
         strategy = strategies.make(self.strategy, candidates, spaces, starts,
                                    self.seed, budget_evals=evals)
-        for row in self.db.trials(self.device_key, problem.signature, DTYPE):
+        for row in self.db.trials(self.device_key, problem.signature, self.dtype):
             if hashes.get(row["family"]) == row["template_hash"]:
                 cand = Candidate.of(row["family"], json.loads(row["params"]))
                 strategy.observe(cand, row["seconds"] if row["status"] == "ok" else math.inf)
@@ -194,7 +198,7 @@ class Tuner:
         (Candidate, Trial, handle or None, KernelSource or None)."""
         n = self.pool.size
         chunks = [batch[k::n] for k in range(n) if batch[k::n]]
-        replies = self.pool.check(bench.problem, bench.seed,
+        replies = self.pool.check(bench.problem, bench.seed, bench.dtype.name,
                                   [[(c.family, c.param_dict) for c in ch] for ch in chunks])
         all_trials, all_handles = {}, {}
         for chunk, (results, whole) in zip(chunks, replies):
@@ -247,7 +251,7 @@ class Tuner:
     def _record(self, problem, hashes, cand, trial):
         ok = trial.status == "ok"
         return self.db.add_trial({
-            "device": self.device_key, "problem": problem.signature, "dtype": DTYPE,
+            "device": self.device_key, "problem": problem.signature, "dtype": self.dtype,
             "family": cand.family, "template_hash": hashes[cand.family],
             "params": params_key(cand.param_dict), "status": trial.status,
             "cause": trial.cause[:500], "seconds": trial.seconds if ok else None,

@@ -75,9 +75,10 @@ def serve(device_index: int, remote: str = ""):
             msg = _read(requests)
         except EOFError:
             return
-        problem, seed, chunk = msg
-        if bench is None or bench.problem != problem or bench.seed != seed:
-            bench = ProblemBench(problem, device, backend, seed=seed)
+        problem, seed, dtype, chunk = msg
+        if bench is None or (bench.problem, bench.seed, bench.dtype.name) != (problem, seed,
+                                                                             dtype):
+            bench = ProblemBench(problem, device, backend, seed=seed, dtype=dtype)
         try:
             trials = bench.check([(kernels.BY_NAME[f], p) for f, p in chunk])
         except RemoteError as exc:
@@ -101,7 +102,7 @@ class Worker:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
         self.started = False
 
-    def send(self, problem, seed: int, chunk: list):
+    def send(self, problem, seed: int, dtype: str, chunk: list):
         """chunk: [(family name, params dict)]."""
         if not self.started:
             self.started = True
@@ -111,7 +112,7 @@ class Worker:
                 raise BodaError(f"a tuning worker process failed to start: {exc.cause}") \
                     from None
         try:
-            _write(self.proc.stdin, (problem, seed, chunk))
+            _write(self.proc.stdin, (problem, seed, dtype, chunk))
         except (BrokenPipeError, OSError):
             pass  # it died; receive() says so
 
@@ -169,27 +170,27 @@ class WorkerPool:
     def size(self) -> int:
         return len(self.workers)
 
-    def check(self, problem, seed: int, chunks: list) -> list:
+    def check(self, problem, seed: int, dtype: str, chunks: list) -> list:
         """chunks: at most `size` lists of (family, params). Returns, per chunk, a list of
         (status, error, cause) and whether the chunk was built as one program."""
         for w, chunk in zip(self.workers, chunks):
-            w.send(problem, seed, chunk)
+            w.send(problem, seed, dtype, chunk)
         out = []
         for k, chunk in enumerate(chunks):
             try:
                 out.append((self.workers[k].receive(self._limit(chunk)), True))
             except WorkerFailed:
                 self.workers[k] = Worker(self.device)
-                out.append((self._one_by_one(k, problem, seed, chunk), False))
+                out.append((self._one_by_one(k, problem, seed, dtype, chunk), False))
         return out
 
     def _limit(self, chunk) -> float:
         return 5.0 + self.timeout * len(chunk)
 
-    def _one_by_one(self, k, problem, seed, chunk) -> list:
+    def _one_by_one(self, k, problem, seed, dtype, chunk) -> list:
         results = []
         for cand in chunk:
-            self.workers[k].send(problem, seed, [cand])
+            self.workers[k].send(problem, seed, dtype, [cand])
             try:
                 results += self.workers[k].receive(self._limit([cand]))
             except WorkerFailed as exc:
