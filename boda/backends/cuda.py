@@ -10,9 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import BodaError
-from . import nvrtc
-
-from . import storage_array
+from . import nvrtc, storage_array
 
 ITEM = 4  # bytes per float32 element
 

@@ -62,8 +62,12 @@ class Session:
 
     def handle(self, req: dict, payload: bytes) -> tuple[dict, bytes]:
         """Run one request; returns the reply's fields and payload."""
-        for handle in req.get("release", []) or []:
-            self.objects.pop(handle, None)
+        release = req.get("release", [])
+        if not isinstance(release, list):
+            raise RequestError("release: a list of object numbers")
+        for handle in release:
+            if isinstance(handle, int):
+                self.objects.pop(handle, None)
         op = req.get("op")
         fn = getattr(self, f"op_{op}", None) if isinstance(op, str) else None
         if fn is None:
