@@ -285,16 +285,18 @@ def cmd_devices(args):
     else:
         devs = list_devices()
     if args.json:
+        import dataclasses
         print(json.dumps([{k: v for k, v in vars(d).items() if k != "handle"} | {
-            "family": d.family} for d in devs], indent=2))
+            "family": d.family, "profile": dataclasses.asdict(d.profile)} for d in devs],
+            indent=2))
         return 0
     if not devs:
         raise BodaError("no OpenCL or CUDA device found "
                         "(is pocl-binary-distribution installed?)")
-    rows = [(d.index, d.spec, d.family, d.name, d.vendor, d.platform, d.version,
-             d.compute_units, f"{d.global_mem / 2**30:.1f} GiB") for d in devs]
-    print(_table(rows, ["index", "device", "family", "name", "vendor", "platform", "version",
-                        "CUs", "memory"]))
+    rows = [(d.index, d.spec, d.family, d.profile.arch, d.name, d.vendor, d.platform,
+             d.version, d.compute_units, f"{d.global_mem / 2**30:.1f} GiB") for d in devs]
+    print(_table(rows, ["index", "device", "family", "arch", "name", "vendor", "platform",
+                        "version", "CUs", "memory"]))
     return 0
 
 

@@ -51,6 +51,8 @@ def test_zoo_ops_devices(tmp_path):
     assert len(convs) == 26 and data["totals"]["mflops"] > 2 * 1500
     res = boda("devices")
     assert res.returncode == 0 and "cpu" in res.stdout
+    [dev] = json.loads(boda("devices", "--json").stdout)[:1]
+    assert dev["family"] == dev["profile"]["family"] == "cpu" and dev["profile"]["subgroup"] == 1
 
 
 def test_not_onnx(tmp_path):
