@@ -1,10 +1,13 @@
 """float16 storage (--dtype float16): what can be checked with no half-precision device here.
 
 PoCL's CPU device reports no cl_khr_fp16, so it refuses float16 in one line. Every family's
-float16 rendering is compiled as CUDA by NVRTC (the arithmetic stays float32; only loads and
-stores convert). float16 results are recorded and looked up apart from float32 ones. The
+float16 rendering is compiled as CUDA by NVRTC and checked as OpenCL C by clang's front end
+(libclang, for a target with cl_khr_fp16); the arithmetic stays float32, only loads and
+stores convert. float16 results are recorded and looked up apart from float32 ones. The
 numbers themselves are checked on a GPU by test_cuda.py."""
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -52,6 +55,40 @@ def test_every_family_renders_float16_cuda_that_nvrtc_compiles(model):
     assert {ks.family for ks in sources} >= {"conv_gemm", "conv_k1", "pool"}
     # unoptimized PTX, as conftest checks every other rendering: the front end is the check
     nvrtc.compile_cached(kernels.program_source(sources, "cuda"), "compute_80", ("-G",))
+
+
+def opencl_errors(source: str) -> list[str]:
+    """clang's errors for OpenCL C 1.2 `source` on a target with every extension (spir64,
+    so cl_khr_fp16 is on), with PoCL's declarations of the OpenCL builtins."""
+    import importlib.util
+    cindex = pytest.importorskip("clang.cindex")
+    pocl = importlib.util.find_spec("pocl_binary_distribution")
+    include = Path(pocl.submodule_search_locations[0]) / ".libs/share/pocl/include"
+    if not (include / "opencl-c.h").is_file():
+        pytest.skip("no opencl-c.h in pocl-binary-distribution")
+    unit = cindex.Index.create().parse(
+        "boda.cl", args=["-x", "cl", "-cl-std=CL1.2", "-target", "spir64", "-I", str(include),
+                         "-include", "opencl-c.h"], unsaved_files=[("boda.cl", source)])
+    return [f"{d.location.line}: {d.spelling}" for d in unit.diagnostics if d.severity >= 3]
+
+
+def test_the_opencl_checker_finds_errors():
+    assert opencl_errors("__kernel void f(__global float* x) { x[0] = 1.0f; }") == []
+    assert opencl_errors("__kernel void f(__global float* x) { x[0] = nothing; }")
+
+
+@pytest.mark.parametrize("model", ["squeezenet1_1", "mobilenet", "resnet18"])
+def test_every_family_renders_float16_opencl_that_clang_accepts(model):
+    """PoCL cannot build cl_khr_fp16 code, so clang's front end checks it instead."""
+    sources = []
+    for task in model_tasks(plan_model(zoo.build(model), None)):
+        for family in kernels.families_for(task.problem, task.consts, CPU):
+            for params in family.sample(task.problem, CPU, 1, edges=False):
+                ks, _ = kernels.render_standalone(family, task.problem, params, "opencl",
+                                                  dtype="float16")
+                sources.append(ks)
+    errors = opencl_errors(kernels.program_source(sources, "opencl"))
+    assert not errors, errors[:5]
 
 
 def test_one_program_does_not_mix_storage_types():
