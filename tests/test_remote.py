@@ -123,6 +123,7 @@ def test_bench_through_the_agent(agent, tiny, tmp_path):
     assert res.returncode == 0, res.stderr
     [ort] = [line for line in res.stdout.splitlines() if line.startswith("| onnxruntime |")]
     assert float(ort.strip("| ").split("|")[-1]) < 1e-4  # the agent's outputs are right
+    assert f"reached through `boda agent` at {agent}" in res.stdout
 
 
 def test_a_wrong_or_missing_token_is_refused(agent, tiny):

@@ -19,7 +19,10 @@ def markdown(report: dict, command: str = "") -> str:
     lines += [f"Machine: {m['cpu']}, {m['cores']} cores; device {dev['name']} "
               f"({dev['platform']}, driver {dev['driver']}"
               + (f", compute capability {dev['compute_capability']}"
-                 if dev["compute_capability"] else "") + ")",
+                 if dev["compute_capability"] else "") + ")"
+              + (f", reached through `boda agent` at {dev['remote']}: the references ran on "
+                 "this machine, the whole-network latency includes three network round trips "
+                 "a run" if dev.get("remote") else ""),
               f"Versions: boda {m['boda']}, numpy {m['numpy']}, Python {m['python']}; "
               + "; ".join(f"{n}: {r['version']}" for n, r in report["references"].items()),
               f"Nominal fp32 peak: {report['peak_gflops']:.0f} GFLOP/s "
