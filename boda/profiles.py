@@ -125,7 +125,7 @@ def _profile(backend, kind, vendor, name, version, opencl_c, cc, extensions, loc
     if "powervr" in text.lower() or "imagination" in vendor.lower():
         # PowerVR Rogue: 32-wide USCs; GE8320 and kin report no cl_khr_fp16
         return Profile("powervr", name, "rogue", 32, (1, 2, 4), 4,
-                       local_memory=on_chip is not False, accumulators=32, **common)
+                       local_memory=on_chip is not False, accumulators=64, **common)
     return Profile(family, name, "", 32 if kind == "gpu" else 1, VECTOR_WIDTHS, vector_width,
                    local_memory=on_chip is not False, **common)
 
