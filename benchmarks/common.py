@@ -3,6 +3,7 @@ the lines describing the machine."""
 from __future__ import annotations
 
 import platform
+from pathlib import Path
 
 import numpy as np
 
@@ -10,7 +11,14 @@ from boda.bench.onnxruntime import session as ort_session
 from boda.bench.timing import cores, cpu_name, interleaved_medians, median_seconds
 
 __all__ = ["cores", "cpu_name", "interleaved_medians", "machine_lines", "median_seconds",
-           "ort_session"]
+           "ort_session", "publish"]
+
+
+def publish(text: str, out=None):
+    """Print a benchmark's report, and write it to `out` when given (results/...)."""
+    print(text)
+    if out:
+        Path(out).write_text(text)
 
 
 def machine_lines(device) -> list[str]:

@@ -13,7 +13,7 @@ import argparse
 import time
 from collections import defaultdict
 
-from common import machine_lines, median_seconds, ort_session
+from common import machine_lines, median_seconds, ort_session, publish
 
 from boda import kernels, zoo
 from boda.bench.onnxruntime import conv_model
@@ -85,10 +85,7 @@ def main():
          f"Date: {time.strftime('%Y-%m-%d')}. boda: median device-event time of a verified "
          "kernel; onnxruntime: median wall time of the layer as a one-node model, in the "
          "same process.", ""] + out) + "\n"
-    print(text)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text)
+    publish(text, args.out)
 
 
 def _short(p) -> str:

@@ -12,7 +12,7 @@ import argparse
 import time
 
 import numpy as np
-from common import interleaved_medians, machine_lines, ort_session
+from common import interleaved_medians, machine_lines, ort_session, publish
 
 import boda
 from boda import zoo
@@ -71,10 +71,7 @@ def main():
         "",
     ]
     text = "\n".join(header + lines + layer_tables) + "\n"
-    print(text)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text)
+    publish(text, args.out)
 
 
 if __name__ == "__main__":

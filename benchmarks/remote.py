@@ -17,7 +17,7 @@ import sys
 import time
 
 import numpy as np
-from common import interleaved_medians, machine_lines
+from common import interleaved_medians, machine_lines, publish
 
 import boda
 from boda import zoo
@@ -75,10 +75,7 @@ def main():
          f"{statistics.median(trips) * 1e6:.0f} us over {len(trips)}.", "",
          "Whole network at batch 1, median of interleaved turns (outputs identical):", "",
          *lines, ""])
-    print(text)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text)
+    publish(text, args.out)
 
 
 if __name__ == "__main__":

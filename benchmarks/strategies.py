@@ -22,7 +22,7 @@ import math
 import statistics
 from pathlib import Path
 
-from common import machine_lines
+from common import machine_lines, publish
 
 from boda import kernels, zoo
 from boda.devices import select_device
@@ -154,9 +154,7 @@ def replay(args):
                      f"{statistics.mean(r[1] for r in rows):.0%} of the space on average, "
                      f"{max(r[1] for r in rows):.0%} at worst")
     text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        Path(args.out).write_text(text)
+    publish(text, args.out)
 
 
 def main():

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-from common import interleaved_medians, machine_lines, ort_session
+from common import interleaved_medians, machine_lines, ort_session, publish
 
 import boda
 from boda import zoo
@@ -99,8 +99,7 @@ def main():
     if tune_out:
         lines += ["The tuner's report:", "", "```", tune_out.strip(), "```", ""]
     text = "\n".join(lines)
-    print(text)
-    Path(args.out).write_text(text)
+    publish(text, args.out)
     if args.export:
         data = TuningDB(args.db).export(trials=False)
         Path(args.export).write_text(json.dumps(data, indent=1) + "\n")
