@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 
 from .errors import DeviceError
 
-FAMILIES = ("cpu", "nvidia", "amd", "adreno", "mali", "intel", "powervr")
 FAMILY_NAMES = {"cpu": "CPU", "nvidia": "NVIDIA", "amd": "AMD", "adreno": "Adreno",
                 "mali": "Mali", "intel": "Intel", "powervr": "PowerVR"}
+FAMILIES = tuple(FAMILY_NAMES)  # the --device family names
 
 
 @dataclass(frozen=True)

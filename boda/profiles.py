@@ -179,7 +179,7 @@ def _amd(name, on_chip, images, fp16):
     # GCN/CDNA run wavefronts of 64, RDNA (gfx10 and later) of 32; 64 KiB LDS per CU
     # (AMD's RDNA and GCN ISA documents)
     gfx = amd_gfx(name)
-    rdna = bool(gfx) and len(gfx) >= 7 and int(gfx[3:-2]) >= 10
+    rdna = bool(gfx) and int(gfx[3:-2]) >= 10  # the major version: gfx1030 -> 10
     return Profile("amd", gfx or _strip_brand(name), "rdna" if rdna else "gcn" if gfx else "",
                    32 if rdna else 64, (1, 2, 4), 4,
                    local_memory=on_chip is not False, accumulators=128, images=images,
