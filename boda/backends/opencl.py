@@ -7,7 +7,7 @@ import numpy as np
 import pyopencl as cl
 
 from ..errors import CompileError
-from . import pocl_workaround, storage_array
+from . import pocl_target, storage_array
 
 ITEM = 4  # bytes per float32 element
 
@@ -18,7 +18,7 @@ class OpenCLBackend:
 
     def __init__(self, device):
         self.device = device
-        pocl_workaround.apply(device.handle)
+        self.target = pocl_target.apply(device.handle)  # before anything is built
         self.context = cl.Context([device.handle])
         self.queue = cl.CommandQueue(self.context)
         self._timing_queue = None
