@@ -278,7 +278,7 @@ def cmd_agent(args):
 
 
 def cmd_devices(args):
-    from .devices import list_devices
+    from .devices import default_device, list_devices
     if args.remote:
         from .remote import remote_devices
         devs = remote_devices(args.remote, args.token)
@@ -293,10 +293,17 @@ def cmd_devices(args):
     if not devs:
         raise BodaError("no OpenCL or CUDA device found "
                         "(is pocl-binary-distribution installed?)")
-    rows = [(d.index, d.spec, d.family, d.profile.arch, d.name, d.vendor, d.platform,
-             d.version, d.compute_units, f"{d.global_mem / 2**30:.1f} GiB") for d in devs]
-    print(_table(rows, ["index", "device", "family", "arch", "name", "vendor", "platform",
-                        "version", "CUs", "memory"]))
+    try:
+        chosen = default_device(devs, args.remote or "").index
+    except BodaError:
+        chosen = None
+    rows = [("*" if d.index == chosen else "", d.index, d.spec, d.family, d.profile.arch,
+             d.name, d.vendor, d.platform, d.version, d.compute_units,
+             f"{d.global_mem / 2**30:.1f} GiB") for d in devs]
+    print(_table(rows, ["default", "index", "device", "family", "arch", "name", "vendor",
+                        "platform", "version", "CUs", "memory"]))
+    if chosen is None:
+        print("\nno default device: only a simulator; name it with --device")
     return 0
 
 

@@ -4,7 +4,9 @@ Every OpenCL device on the machine, then every CUDA device (through the driver, 
 installed), gets an index. `--device` takes that index, `opencl:N` or `cuda:N` (the Nth device
 of that backend), a family name (cpu, nvidia, amd, adreno, mali, intel, powervr; `nvidia`
 prefers CUDA to NVIDIA's OpenCL driver), or a substring of the device name. The default is the
-first CUDA GPU, else the first GPU, else the first CPU (PoCL's, which every install has).
+first CUDA GPU, else the first GPU, else the first CPU, a native CPU driver (PoCL's, which
+every install has) before a GPU driver rendering on the CPU (Mesa's llvmpipe); a simulator
+(Oclgrind) only when named.
 The same selection picks among the devices of a `boda agent` (`select_device(..., remote=)`).
 What a device's identity says about tuning for it is its vendor profile (profiles.py).
 """
@@ -20,6 +22,8 @@ from .errors import DeviceError
 FAMILY_NAMES = {"cpu": "CPU", "nvidia": "NVIDIA", "amd": "AMD", "adreno": "Adreno",
                 "mali": "Mali", "intel": "Intel", "powervr": "PowerVR"}
 FAMILIES = tuple(FAMILY_NAMES)  # the --device family names
+SIMULATORS = ("oclgrind",)
+SOFTWARE_GPUS = ("llvmpipe", "softpipe", "swiftshader", "lavapipe")
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,17 @@ class Device:
     @property
     def family(self) -> str:
         return device_family(self.kind, self.vendor, self.name, self.version)
+
+    @property
+    def simulator(self) -> bool:
+        """A device simulator (Oclgrind): checks every access, far too slow to be a default."""
+        return any(n in f"{self.platform} {self.name}".lower() for n in SIMULATORS)
+
+    @property
+    def software_gpu(self) -> bool:
+        """A GPU driver rendering on the CPU (Mesa's llvmpipe): a CPU device, but one a
+        native CPU driver (PoCL) outruns."""
+        return any(n in self.name.lower() for n in SOFTWARE_GPUS)
 
     @property
     def spec(self) -> str:
@@ -205,8 +220,7 @@ def select_device(spec: str | int | Device | None = None, devices=None,
     if spec is None or spec == "":
         spec = os.environ.get("BODA_DEVICE") or None
     if spec is None:
-        gpus = _cuda_first(d for d in devices if d.kind == "gpu")
-        return (gpus or devices)[0]
+        return default_device(devices, remote)
     text = str(spec).strip().lower()
     backend, _, number = text.partition(":")
     if backend in ("opencl", "cuda") and number.isdigit():
@@ -220,7 +234,7 @@ def select_device(spec: str | int | Device | None = None, devices=None,
             return devices[i]
         raise DeviceError(f"no device with index {i}; present: {_present(devices)}")
     if text in FAMILIES:
-        matches = _cuda_first(d for d in devices if d.family == text)
+        matches = _by_preference(d for d in devices if d.family == text and not d.simulator)
         if matches:
             return matches[0]
         if remote:
@@ -240,9 +254,23 @@ def select_device(spec: str | int | Device | None = None, devices=None,
                       f"{'/'.join(FAMILIES)}, or part of a name); present: {_present(devices)}")
 
 
-def _cuda_first(devices) -> list[Device]:
-    """NVIDIA GPUs through CUDA before the same GPUs through NVIDIA's OpenCL driver."""
-    return sorted(devices, key=lambda d: d.backend != "cuda")
+def _by_preference(devices) -> list[Device]:
+    """Best first, as a user would pick: CUDA before NVIDIA's OpenCL driver, GPUs before
+    CPUs, a native CPU driver (PoCL) before a GPU driver rendering on the CPU (llvmpipe);
+    simulators last. Otherwise in discovery order."""
+    return sorted(devices, key=lambda d: (d.simulator, d.software_gpu, d.kind != "gpu",
+                                          d.backend != "cuda"))
+
+
+def default_device(devices, remote: str = "") -> Device:
+    """What runs when no --device is given: the most preferred device that is not a
+    simulator (one is used only when named)."""
+    real = _by_preference(d for d in devices if not d.simulator)
+    if not real:
+        where = f"the agent at {remote}" if remote else "this machine"
+        raise DeviceError(f"{where} has only a simulator ({_present(devices)}); "
+                          "name it with --device to use it")
+    return real[0]
 
 
 def _present(devices) -> str:

@@ -108,6 +108,14 @@ def _profile(backend, kind, vendor, name, version, opencl_c, cc, extensions, loc
     # the driver's word on local memory, where it gives one (pyopencl: device.local_mem_type)
     on_chip = {"local": True, "global": False}.get(local_mem_type.lower())
     common = dict(images=images, fp16=fp16)
+    lanes = re.search(r"llvmpipe.*?(\d+) bits", name)
+    if lanes:
+        # Mesa's llvmpipe (rusticl): a GPU-style driver on the CPU. It runs a work-group's
+        # items as SIMD lanes of the host's vectors ("256 bits": 8 floats) and each
+        # work-group as a coroutine, so groups must be lane-multiples and wide, as on a GPU;
+        # its preferred vector width is 1 (the lanes are the work-items).
+        width = max(int(lanes.group(1)) // 32, 1)
+        return Profile("cpu", name, "llvmpipe", width, (1, 2, 4), 1, **common)
     if kind == "cpu":
         # PoCL and other CPU drivers: the families' spaces as tuned on PoCL. Its local memory
         # is a cache-resident buffer, so staged variants stay in the search.

@@ -117,3 +117,22 @@ def test_cuda_backend_calls_are_well_formed_without_a_driver():
     for call in calls:
         with pytest.raises(pathfinder.DynamicLibNotFoundError):
             call()
+
+
+def test_with_several_opencl_stacks_the_default_is_what_a_user_wants():
+    """Oclgrind (a simulator that reports a GPU) and Mesa's llvmpipe (a GPU driver on the
+    CPU) listed before PoCL: the default and `cpu` are PoCL; Oclgrind only when named."""
+    devs = [fake(0, "opencl", 0, "Oclgrind Simulator", vendor="Oclgrind", platform="Oclgrind"),
+            fake(1, "opencl", 1, "llvmpipe (LLVM 15.0.6, 256 bits)", kind="cpu",
+                 vendor="Mesa/X.org", platform="rusticl"),
+            fake(2, "opencl", 2, "pthread-AMD Ryzen 9", kind="cpu", vendor="AuthenticAMD",
+                 platform="Portable Computing Language")]
+    assert select_device(None, devs).index == 2
+    assert select_device("cpu", devs).index == 2
+    assert select_device("llvmpipe", devs).index == 1
+    assert select_device("oclgrind", devs).index == 0
+    assert devs[1].profile.subgroup == 8 and devs[1].profile.vector_width == 1
+    with pytest.raises(DeviceError, match="only a simulator"):
+        select_device(None, devs[:1])
+    gpu = fake(3, "opencl", 3, "gfx1030", vendor="Advanced Micro Devices, Inc.")
+    assert select_device(None, devs + [gpu]).index == 3  # a real GPU first

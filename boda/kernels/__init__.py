@@ -62,7 +62,8 @@ def families_for(problem, const_operands=None, device=None) -> list:
     `const_operands` (operand indices) says which are, None meaning all."""
     out = []
     for f in FAMILIES:
-        if not f.applies(problem) or (device is not None and not device.profile.suits(f.name)):
+        if not f.applies(problem) or (device is not None and not (
+                device.profile.suits(f.name) and f.usable(problem, device))):
             continue
         if const_operands is not None and not set(f.transformed) <= set(const_operands):
             continue

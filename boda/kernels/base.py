@@ -46,6 +46,11 @@ class Family:
     def valid(self, problem, device, params: dict) -> bool:
         return True
 
+    def usable(self, problem, device) -> bool:
+        """Whether `device` can run this family on `problem` at all (e.g. it has the local
+        memory the family needs); families_for leaves out those it cannot."""
+        return True
+
     def default(self, problem, device) -> dict:
         raise NotImplementedError
 
@@ -83,6 +88,8 @@ class Family:
         register-tiled bodies run slower there (measured: conv_k1 on SqueezeNet's conv10
         takes 0.78 ms with groups of 4, 1.17 ms with groups of 16)."""
         choices = device.profile.default_group_sizes(device, sizes)
+        searched = self.space(problem, device).get("local", choices)
+        choices = [s for s in choices if s in searched] or searched  # inside its own space
         items = self.work_items(problem, dict(params, local=1))
         target = items // (4 * max(device.compute_units, 1))
         return dict(params, local=max(s for s in choices if s <= target or s == choices[0]))

@@ -95,6 +95,9 @@ class ConvSplitK(ConvGemm):
         return (device.profile.fits_registers(tm * tp, (tm // vw) * tp)
                 and 4 * ks * tm * tp <= device.local_mem)
 
+    def usable(self, problem, device) -> bool:
+        return 4 * 2 * 4 <= device.local_mem  # the smallest point's reduction buffer
+
     def default(self, problem, device) -> dict:
         geo = Geometry.of(problem)
         tm = 16 if geo.mg >= 12 else 8 if geo.mg >= 6 else 4
@@ -102,8 +105,18 @@ class ConvSplitK(ConvGemm):
         sizes = self.space(problem, device)["ks"]
         tm, tp, vw = fit_tile(device, tm, (4, 8, 16), 4 if geo.pixels >= 4 else 1, (1, 2, 4),
                               default_vector_width(device, tm))
-        return {"tm": tm, "vw": vw, "tp": tp,
-                "ks": max(k for k in sizes if k <= wanted or k == sizes[0])}
+        ks = max(k for k in sizes if k <= wanted or k == sizes[0])
+        while 4 * ks * tm * tp > device.local_mem:  # the reduction fits local memory
+            if tp > 1:
+                tp //= 2
+            elif ks > sizes[0]:
+                ks //= 2
+            elif tm > 4:
+                tm //= 2
+                vw = min(vw, tm)
+            else:
+                break
+        return {"tm": tm, "vw": vw, "tp": tp, "ks": ks}
 
     def work_items(self, problem, params) -> int:
         return super().work_items(problem, params) * params["ks"]

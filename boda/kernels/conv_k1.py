@@ -32,9 +32,13 @@ class ConvK1(ConvGemm):
 
     def default(self, problem, device) -> dict:
         geo = Geometry.of(problem)
-        tp = max(t for t in (1, 2, 4, 8, 16, 32) if t <= geo.pixels)
+        widest = default_vector_width(device, 32)
+        # at most 16 vectors a row of the tile (a vector width of 1 gets a shorter row)
+        tp = max(t for t in (1, 2, 4, 8, 16, 32) if t <= geo.pixels and t <= 16 * widest
+                 or t == 1)
         vw = default_vector_width(device, tp)
-        tm = max(t for t in (1, 2, 4, 8) if t <= max(geo.mg // 2, 1) and t * (tp // vw) <= 16)
+        tm = max(t for t in (1, 2, 4, 8)
+                 if t <= max(geo.mg // 2, 1) and t * (tp // vw) <= 16 or t == 1)
         tp, tm, vw = fit_tile(device, tp, (1, 2, 4, 8, 16, 32), tm, (1, 2, 4, 8), vw)
         params = {"tm": tm, "vw": vw, "tp": tp, "ku": 1}
         return self.with_default_local(problem, device, params)

@@ -32,8 +32,12 @@ class MatMulTiled(Family):
     def default(self, problem, device) -> dict:
         tm = max(t for t in (1, 2, 4) if t <= problem.m)
         tn = max(t for t in (1, 2, 4, 8, 16) if t <= problem.n)
-        params = {"tm": tm, "vw": default_vector_width(device, tn), "tn": tn}
-        return self.with_default_local(problem, device, params, (1, 4, 16))
+        while True:  # narrower tiles until there is work for the smallest group searched
+            params = {"tm": tm, "vw": default_vector_width(device, tn), "tn": tn}
+            params = self.with_default_local(problem, device, params, (1, 4, 16))
+            if tn == 1 or self.valid(problem, device, params):
+                return params
+            tn //= 2
 
     def work_items(self, problem, params) -> int:
         return (numel(problem.batch) * cdiv(problem.m, params["tm"])
