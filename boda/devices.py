@@ -125,8 +125,6 @@ CUDA_FP32_LANES = {(7, 0): 64, (7, 5): 64, (8, 0): 64, (8, 6): 128, (8, 7): 128,
 
 
 def _opencl_devices() -> list[Device]:
-    from .backends.pocl_target import forced_cache_dir
-    forced_cache_dir()  # before PoCL initialises
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -1,6 +1,9 @@
 """The Engine: runs a planned network on one device.
 
-Built once: every layer's kernel is rendered and all of them are compiled as one program;
+Built once: every layer's kernel is rendered; OpenCL kernels come from the binary cache or
+are built, the missing ones together, in a child process (backends/opencl_build.py), where a
+compiler crash costs a fallback to another family rather than the process; CUDA kernels are
+compiled as one program (NVRTC, cached);
 temporary storages are packed into shared device buffers (memory_plan); constants are
 uploaded once; every kernel's arguments are bound once, and the launches are recorded once
 (`backend.record`: a CUDA graph on CUDA). A run uploads the inputs, replays the launches back
@@ -8,13 +11,15 @@ to back on one queue with no waits between them, and reads back only the outputs
 """
 from __future__ import annotations
 
-import time
+import os
+import sys
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import kernels
 from .backends import backend_for
+from .errors import BodaError
 from .layout import View, numel
 from .memory_plan import assign_slots
 from .planner import Plan, lifetimes
@@ -38,6 +43,12 @@ class Layer:
     handle: object = None  # the backend's bound kernel
 
 
+def _progress(text: str):
+    """Long compiles say what they are doing, on a terminal (or with BODA_PROGRESS=1)."""
+    if os.environ.get("BODA_PROGRESS") == "1" or sys.stderr.isatty():
+        print(f"boda: {text}", file=sys.stderr, flush=True)
+
+
 class Engine:
     def __init__(self, plan: Plan, device, backend=None, lookup=None, dtype: str = "float32"):
         """`lookup` (a tuning_db.Lookup) supplies tuned kernels; None uses the defaults.
@@ -48,31 +59,20 @@ class Engine:
         self.device = device
         self.dtype = np.dtype(dtype)
         self.backend = backend or backend_for(device)
-        t0 = time.perf_counter()
+        self.lookup = lookup
         self.layers = []
-        transformed = {}  # (layer index, operand index) -> re-laid-out constant to upload
+        self.transformed = {}  # (layer index, operand index) -> re-laid-out constant
         for step in plan.steps:
-            storages = plan.operand_storages(step)
             family, params, level, _ = lookup.choose(step.problem, device,
                                                      plan.const_operands(step), dtype)
-            views = [plan.placement[step.output][1]] + [plan.placement[i][1]
-                                                       for i in step.inputs]
-            for k, fn in family.transforms(step.problem, params).items():
-                value = fn(const_value(storages[k], views[k + 1]))
-                transformed[len(self.layers), k] = value
-                views[k + 1] = View.contiguous(value.shape)
-            ks = kernels.render(family, step.problem, params, views, self.backend.lang, dtype)
-            self.layers.append(Layer(step, family.name, params, ks, level))
+            self.layers.append(self._render(len(self.layers), step, family, params, level))
         self.source = kernels.program_source([l.kernel for l in self.layers],
                                               self.backend.lang)
-        self.compile_seconds = 0.0
-        if self.layers:
-            program = self.backend.compile(self.source)
-            self.compile_seconds = time.perf_counter() - t0
+        programs = self._programs() if self.layers else {}
         self._allocate()
         # kept on self: a bound kernel argument does not keep its buffer alive
         self.replaced = replaced = {}
-        for key, value in transformed.items():
+        for key, value in self.transformed.items():
             replaced[key] = self.backend.alloc(value.size, self.dtype.itemsize)
             self.backend.upload(replaced[key], np.asarray(value, self.dtype))
         self.backend.finish()  # the host copies may go once uploaded
@@ -81,8 +81,71 @@ class Engine:
             args += [replaced[li, k] if (li, k) in replaced
                      else self.buffers[plan.placement[i][0]]
                      for k, i in enumerate(layer.step.inputs)]
-            layer.handle = self.backend.kernel(program, layer.kernel.name, args)
+            layer.handle = self.backend.kernel(programs[layer.kernel.name], layer.kernel.name,
+                                               args)
         self.replay = self.backend.record(self.launches())
+
+    def _render(self, li: int, step, family, params: dict, level: str) -> Layer:
+        """Layer `li`: its kernel rendered, its re-laid-out constants in self.transformed."""
+        plan = self.plan
+        storages = plan.operand_storages(step)
+        views = [plan.placement[step.output][1]] + [plan.placement[i][1] for i in step.inputs]
+        for k in range(len(step.inputs)):
+            self.transformed.pop((li, k), None)
+        for k, fn in family.transforms(step.problem, params).items():
+            value = fn(const_value(storages[k], views[k + 1]))
+            self.transformed[li, k] = value
+            views[k + 1] = View.contiguous(value.shape)
+        ks = kernels.render(family, step.problem, params, views, self.backend.lang,
+                            self.dtype.name)
+        return Layer(step, family.name, params, ks, level)
+
+    def _programs(self) -> dict:
+        """Kernel name -> program. OpenCL builds in a child process through the binary
+        cache: a layer whose kernel crashes the compiler there gets the next family that
+        applies (said in one line on stderr); none left is a one-line error."""
+        if not hasattr(self.backend, "programs"):
+            program = self.backend.compile(self.source)
+            return {layer.kernel.name: program for layer in self.layers}
+        from .backends.opencl_build import Build
+        crashed_families = {}  # layer index -> family names that crashed
+        while True:
+            builds = {}
+            for li, layer in enumerate(self.layers):
+                builds.setdefault(layer.kernel.name, Build(
+                    layer.kernel, 1 + len(layer.step.inputs), self._largest_operand(li)))
+            programs, crashed = self.backend.programs(list(builds.values()), isolated=True,
+                                                      progress=_progress)
+            if not crashed:
+                return programs
+            for li, layer in enumerate(self.layers):
+                if layer.kernel.name not in crashed:
+                    continue
+                tried = crashed_families.setdefault(li, set())
+                tried.add(layer.family)
+                why = crashed[layer.kernel.name]
+                try:
+                    family, params = kernels.choose(layer.step.problem, self.device,
+                                                    self.plan.const_operands(layer.step),
+                                                    exclude=tried)
+                except LookupError:
+                    raise BodaError(
+                        f"the OpenCL compiler crashed building layer {layer.step.name} "
+                        f"(kernel family {layer.family}: {why}) and no other family "
+                        "applies") from None
+                print(f"boda: warning: the OpenCL compiler crashed building layer "
+                      f"{layer.step.name} (kernel family {layer.family}: {why}); using "
+                      f"{family.name} for it", file=sys.stderr, flush=True)
+                self.layers[li] = self._render(li, layer.step, family, params, "fallback")
+
+    def _largest_operand(self, li: int) -> int:
+        """Bytes of layer li's largest argument buffer (what a trial launch needs)."""
+        step, plan = self.layers[li].step, self.plan
+        sizes = [plan.storages[plan.placement[step.output][0]].size]
+        sizes += [self.transformed[li, k].size if (li, k) in self.transformed
+                  else plan.storages[plan.placement[i][0]].size
+                  for k, i in enumerate(step.inputs)]
+        return self.dtype.itemsize * max(sizes)
 
     def launches(self) -> list:
         """(kernel, global size, local size) of every layer, in order."""

@@ -7,12 +7,10 @@ architecture and the NVRTC version, so a network built again loads its kernels a
 """
 from __future__ import annotations
 
-import hashlib
-import os
-import tempfile
 from pathlib import Path
 
 from ..errors import CompileError
+from . import binary_cache
 
 ARCHS = ("sm_80", "sm_90")
 
@@ -64,9 +62,7 @@ def compile_cuda(source: str, arch: str = "sm_90", options: tuple = ()) -> bytes
 
 def cache_dir() -> Path:
     """$BODA_CACHE_DIR/cuda, else ~/.cache/boda/cuda."""
-    root = os.environ.get("BODA_CACHE_DIR") or Path(
-        os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "boda"
-    return Path(root) / "cuda"
+    return binary_cache.cache_dir("cuda")
 
 
 def version() -> str:
@@ -79,21 +75,11 @@ def compile_cached(source: str, arch: str, options: tuple = ()) -> bytes:
     """compile_cuda through the disk cache. Entries are written whole (a temporary file
     renamed into place), so concurrent builds and a kill never leave a torn cubin; an
     unreadable or damaged entry is compiled again."""
-    key = hashlib.sha256("\x1f".join([version(), arch, *options, source]).encode()).hexdigest()
-    path = cache_dir() / f"{key[:32]}-{arch}.{'ptx' if arch.startswith('compute_') else 'cubin'}"
-    try:
-        data = path.read_bytes()
-        if data[:4] == b"\x7fELF" or (data.startswith(b"//") and data.rstrip(b"\0 ")):
-            return data
-    except OSError:
-        pass
+    key = binary_cache.digest(version(), arch, *options, source)
+    path = cache_dir() / f"{key}-{arch}.{'ptx' if arch.startswith('compute_') else 'cubin'}"
+    data = binary_cache.read(path)
+    if data and (data[:4] == b"\x7fELF" or (data.startswith(b"//") and data.rstrip(b"\0 "))):
+        return data
     cubin = compile_cuda(source, arch, options)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:
-            f.write(cubin)
-        os.replace(tmp, path)
-    except OSError:  # a read-only or full cache costs only the next compile
-        pass
+    binary_cache.write(path, cubin)
     return cubin

@@ -7,8 +7,8 @@ import warnings
 import numpy as np
 import pyopencl as cl
 
-from ..errors import CompileError
 from . import pocl_target, storage_array
+from .opencl_build import ProgramCache, build_program
 
 ITEM = 4  # bytes per float32 element
 
@@ -26,16 +26,14 @@ class OpenCLBackend:
         self.host_timing = False  # set when the driver's event timestamps are fake
 
     def compile(self, source: str, options: tuple = ()):
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                # -w: PoCL's clang would print "N warnings generated." on the user's stderr
-                program = cl.Program(self.context, source).build(
-                    options=["-cl-std=CL1.2", "-w", *options])
-        except cl.RuntimeError as exc:
-            first = next((ln for ln in str(exc).splitlines() if "error" in ln), str(exc))
-            raise CompileError(f"OpenCL build failed: {first.strip()}") from exc
-        return program
+        """Build one program here (agent and tests); the runtime and the tuner go through
+        `programs`, which caches binaries and can build in a child process."""
+        return build_program(self.context, source, options=options)
+
+    def programs(self, builds, isolated: bool = False, progress=None) -> tuple[dict, dict]:
+        """(kernel name -> program, kernel name -> crash) for opencl_build.Build items,
+        from the binary cache, else built (`isolated`: in a child process)."""
+        return ProgramCache(self, isolated, progress).programs(builds)
 
     def alloc(self, nelems: int, itemsize: int = ITEM):
         return cl.Buffer(self.context, cl.mem_flags.READ_WRITE, max(int(nelems), 1) * itemsize)

@@ -126,22 +126,6 @@ def pocl_pick(version: str) -> str:
     return m.group(1) if m else ""
 
 
-def forced_cache_dir() -> str | None:
-    """With a forced pick, PoCL's kernel cache moves to a folder of the target the rule
-    makes of it: PoCL keys its cache by the host's CPU name, not by the target it actually
-    built for, so machine code built for one target would otherwise be served to another.
-    Call before PoCL initialises (it reads POCL_CACHE_DIR once)."""
-    forced = os.environ.get(FORCE_ENV, "").strip()
-    if not forced:
-        return None
-    base = os.environ.get("POCL_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "pocl")
-    suffix = f"boda-target-{choose(forced, host_flags())[0]}"
-    if os.path.basename(base.rstrip("/")) != suffix:  # child processes inherit it set
-        os.environ["POCL_CACHE_DIR"] = os.path.join(base, suffix)
-    return os.environ["POCL_CACHE_DIR"]
-
-
 _APPLIED: dict = {}  # device pointer -> (target, why)
 
 

@@ -71,11 +71,13 @@ def families_for(problem, const_operands=None, device=None) -> list:
     return out
 
 
-def choose(problem, device, const_operands=None) -> tuple[Family, dict]:
+def choose(problem, device, const_operands=None, exclude=()) -> tuple[Family, dict]:
     """The family and parameters the runtime uses for `problem` on `device`: the applicable
-    default with the lowest estimated cost."""
+    default with the lowest estimated cost (among families not named in `exclude`)."""
     best = None
     for family in families_for(problem, const_operands, device):
+        if family.name in exclude:
+            continue
         params = family.default(problem, device)
         cost = family.estimate(problem, params, device)
         if best is None or cost < best[0]:

@@ -86,21 +86,29 @@ class ProblemBench:
         prepared = [(Trial(f.name, p), *self.prepare(f, p)) for f, p in candidates]
         if len(prepared) > 1:
             try:
-                program = self.be.compile(
-                    kernels.program_source([ks for _, ks, _ in prepared], self.be.lang))
-                return [(t, self.be.kernel(program, ks.name, args), ks)
+                programs = self._programs([ks for _, ks, _ in prepared])
+                return [(t, self.be.kernel(programs[ks.name], ks.name, args), ks)
                         for t, ks, args in prepared]
             except CompileError:
                 pass
         out = []
         for t, ks, args in prepared:
             try:
-                program = self.be.compile(kernels.program_source([ks], self.be.lang))
+                program = self._programs([ks])[ks.name]
                 out.append((t, self.be.kernel(program, ks.name, args), ks))
             except CompileError as exc:
                 t.status, t.cause = "compile_error", str(exc)
                 out.append((t, None, ks))
         return out
+
+    def _programs(self, sources) -> dict:
+        """Kernel name -> program. OpenCL goes through the binary cache, so what a worker
+        process built and verified, the tuner's own process loads instead of building."""
+        if hasattr(self.be, "programs"):
+            from ..backends.opencl_build import Build
+            return self.be.programs([Build(ks, 0, 0) for ks in sources])[0]
+        program = self.be.compile(kernels.program_source(sources, self.be.lang))
+        return {ks.name: program for ks in sources}
 
     @property
     def expected(self) -> np.ndarray:
