@@ -368,8 +368,8 @@ def cmd_run(args):
     names = sess.get_outputs()
     d = sess.device
     print(f"device: {d.name} ({d.family}, {d.platform})")
-    print(f"time: {np.median(times) * 1e3:.2f} ms (median of {len(times)}; the first run, "
-          f"which also generated code, took {first * 1e3:.0f} ms)")
+    print(f"time: {np.median(times) * 1e3:.2f} ms (median of {len(times)}; the first run "
+          f"took {first * 1e3:.0f} ms)")
     if args.explain:
         _print_explain(sess.engine.layers)
     for name, out in zip(names, outputs):

@@ -12,8 +12,11 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-# Tests never read or write the user's tuning database (subprocesses inherit this).
-os.environ["BODA_DB"] = os.path.join(tempfile.mkdtemp(prefix="boda-test-"), "tuning.sqlite")
+# Tests never read or write the user's tuning database or binary cache (subprocesses
+# inherit these), so every test run builds its kernels (PoCL's own cache still helps).
+_TMP = tempfile.mkdtemp(prefix="boda-test-")
+os.environ["BODA_DB"] = os.path.join(_TMP, "tuning.sqlite")
+os.environ.setdefault("BODA_CACHE_DIR", os.path.join(_TMP, "cache"))
 
 
 # Every kernel a test renders for OpenCL is rendered as CUDA C too, and at the end of each test
