@@ -59,7 +59,6 @@ class Engine:
         self.device = device
         self.dtype = np.dtype(dtype)
         self.backend = backend or backend_for(device)
-        self.lookup = lookup
         self.layers = []
         self.transformed = {}  # (layer index, operand index) -> re-laid-out constant
         for step in plan.steps:

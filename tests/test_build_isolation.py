@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import assert_close, boda, ort_run
+from conftest import assert_close, ort_run
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
 

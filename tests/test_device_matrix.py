@@ -57,7 +57,7 @@ def test_pocl_at_every_cpu_class(cls, device):
     flags = pocl_target.host_flags()
     target, _ = pocl_target.choose(pick, flags)
     assert {r["target"] for r in rows} == {target}
-    assert pocl_target.agrees(target, pocl_target.library_variant(flags), flags)
+    assert pocl_target.agrees(target, pocl_target.library_variant(flags))
 
 
 def rusticl_env():

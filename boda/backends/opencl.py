@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import time
-import warnings
 
 import numpy as np
 import pyopencl as cl

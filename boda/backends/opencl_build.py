@@ -147,9 +147,10 @@ class ProgramCache:
                 program = load_binary(ctx, binary, [b.name for b in group])
                 if program is None:  # the driver cannot load its own binaries: build here
                     program = build_program(ctx, _source(group), [b.name for b in group])
+                else:
+                    self._store(group, binary)
                 for b in group:
                     out[b.name] = program
-                self._store(group, binary)
             self._say(f"compiled {len(missing) - len(crashed)} kernels in "
                       f"{time.perf_counter() - t0:.1f} s")
         return out, crashed
