@@ -18,7 +18,7 @@ class PlantedCrash(ConvK1):
     def render(self, problem, params, views, lang, dtype="float32"):
         ks = super().render(problem, params, views, lang)
         brace = ks.source.index("{", ks.source.index(ks.name + "("))  # the body's start
-        crash = "\n    if (GLOBAL_ID(0) == 0) *(volatile GLOBAL float *)0 = 1.0f;"
+        crash = "\n    if (GLOBAL_ID == 0) *(volatile GLOBAL float *)0 = 1.0f;"
         return dataclasses.replace(
             ks, source=ks.source[:brace + 1] + crash + ks.source[brace + 1:])
 
