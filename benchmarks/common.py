@@ -10,7 +10,7 @@ import numpy as np
 from boda.bench.onnxruntime import session as ort_session
 from boda.bench.timing import cores, cpu_name, interleaved_medians, median_seconds
 
-__all__ = ["cores", "cpu_name", "interleaved_medians", "machine_lines", "median_seconds",
+__all__ = ["cores", "cpu_id", "cpu_name", "interleaved_medians", "machine_lines", "median_seconds",
            "ort_session", "publish"]
 
 
@@ -21,6 +21,20 @@ def publish(text: str, out=None):
         Path(out).write_text(text)
 
 
+def cpu_id() -> str:
+    """Vendor, family and model as /proc/cpuinfo gives them (a VM may hide the name)."""
+    fields = {}
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                fields.setdefault(key.strip(), value.strip())
+    except OSError:
+        pass
+    return (f"{fields.get('vendor_id', '?')} family {fields.get('cpu family', '?')} model "
+            f"{fields.get('model', '?')}")
+
+
 def machine_lines(device) -> list[str]:
     import onnx
     import onnxruntime as ort
@@ -28,7 +42,7 @@ def machine_lines(device) -> list[str]:
 
     import boda
     return [
-        f"Machine: {platform.machine()}, {cpu_name()}, {cores()} cores; device "
+        f"Machine: {platform.machine()}, {cpu_name()} ({cpu_id()}), {cores()} cores; device "
         f"{device.name} ({device.platform}, {device.driver_version})",
         f"Versions: boda {boda.__version__}, onnxruntime {ort.__version__} (2 threads), "
         f"pyopencl {pyopencl.VERSION_TEXT}, onnx {onnx.__version__}, "

@@ -52,7 +52,7 @@ def one(device: str, names: list[str]):
 
 # configuration -> (--device, environment)
 CONFIGS = {
-    "PoCL, PoCL's own target": ("cpu", {}),
+    "PoCL, no forced pick": ("cpu", {}),
     "PoCL, forced SSE4 pick (x86-64-v2)": ("cpu", {"BODA_POCL_TARGET": "x86-64-v2"}),
     "PoCL, forced AVX2 pick (haswell)": ("cpu", {"BODA_POCL_TARGET": "haswell"}),
     "PoCL, forced Zen 4 pick (znver3)": ("cpu", {"BODA_POCL_TARGET": "znver3"}),

@@ -50,17 +50,6 @@ for line in sys.stdin:
 '''
 
 
-def cpu_id() -> str:
-    """Vendor, family and model as /proc/cpuinfo gives them (a VM may hide the name)."""
-    fields = {}
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            key, _, value = line.partition(":")
-            fields.setdefault(key.strip(), value.strip())
-    return (f"{fields.get('vendor_id', '?')} family {fields.get('cpu family', '?')} model "
-            f"{fields.get('model', '?')}")
-
-
 def main():
     from boda.backends import pocl_target
     from boda.devices import select_device
@@ -116,7 +105,6 @@ def main():
              f"Command: `python benchmarks/pocl_targets.py --models {args.models} "
              f"--targets {args.targets} --rounds {args.rounds} --repeat {args.repeat}`", "",
              *machine_lines(device),
-             f"CPU: {cpu_id()}",
              f"PoCL's own target: {pick}; its kernel library: {library}, compiled for "
              f"{pocl_target.LIBRARY_CPU[library]}, which the rule builds for",
              f"Load average (1 min): {load_before:.2f} before, {load_after:.2f} after", "",
