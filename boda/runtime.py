@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import kernels
-from .backends import backend_for
+from .backends import backend_for, build_kernels
 from .errors import BodaError
 from .layout import View, numel
 from .memory_plan import assign_slots
@@ -65,8 +65,6 @@ class Engine:
             family, params, level, _ = lookup.choose(step.problem, device,
                                                      plan.const_operands(step), dtype)
             self.layers.append(self._render(len(self.layers), step, family, params, level))
-        self.source = kernels.program_source([l.kernel for l in self.layers],
-                                              self.backend.lang)
         programs = self._programs() if self.layers else {}
         self._allocate()
         # kept on self: a bound kernel argument does not keep its buffer alive
@@ -100,12 +98,10 @@ class Engine:
         return Layer(step, family.name, params, ks, level)
 
     def _programs(self) -> dict:
-        """Kernel name -> program. OpenCL builds in a child process through the binary
-        cache: a layer whose kernel crashes the compiler there gets the next family that
-        applies (said in one line on stderr); none left is a one-line error."""
-        if not hasattr(self.backend, "programs"):
-            program = self.backend.compile(self.source)
-            return {layer.kernel.name: program for layer in self.layers}
+        """Kernel name -> program (backends.build_kernels). OpenCL builds in child processes
+        through the binary cache: a layer whose kernel crashes the compiler there gets the
+        next family that applies (said in one line on stderr); none left is a one-line
+        error."""
         from .backends.opencl_build import Build
         crashed_families = {}  # layer index -> family names that crashed
         while True:
@@ -113,8 +109,8 @@ class Engine:
             for li, layer in enumerate(self.layers):
                 builds.setdefault(layer.kernel.name, Build(
                     layer.kernel, 1 + len(layer.step.inputs), self._largest_operand(li)))
-            programs, crashed = self.backend.programs(list(builds.values()), isolated=True,
-                                                      progress=_progress)
+            programs, crashed = build_kernels(self.backend, list(builds.values()),
+                                              isolated=True, progress=_progress)
             if not crashed:
                 return programs
             for li, layer in enumerate(self.layers):

@@ -2,6 +2,8 @@
 
     backend = backend_for(device)
     program = backend.compile(source)
+    programs, crashed = build_kernels(backend, builds)   (name -> program; OpenCL: cached
+                                               binaries, optionally built in child processes)
     kern = backend.kernel(program, name, args) (arguments bound once)
     buf = backend.alloc(nelems, itemsize=4)    (itemsize 2: float16 storage)
     backend.upload(buf, array, offset=0)       (asynchronous; array must stay alive)
@@ -28,6 +30,17 @@ def storage_array(array) -> np.ndarray:
     """`array` as contiguous float32, or float16 if it is float16: what a buffer holds."""
     array = np.asarray(array)
     return np.ascontiguousarray(array, np.float16 if array.dtype == np.float16 else np.float32)
+
+
+def build_kernels(backend, builds, isolated: bool = False, progress=None):
+    """(kernel name -> program, kernel name -> crash) for opencl_build.Build items: OpenCL
+    through its binary cache (`isolated`: built in child processes), the others as one
+    program compiled here (CUDA's NVRTC caches its own; an agent builds on its device)."""
+    if hasattr(backend, "programs"):
+        return backend.programs(builds, isolated, progress)
+    from ..kernels import program_source
+    program = backend.compile(program_source([b.kernel for b in builds], backend.lang))
+    return {b.name: program for b in builds}, {}
 
 
 def backend_for(device):

@@ -43,9 +43,3 @@ def write(path: Path, data: bytes) -> bool:
     except OSError:
         return False
 
-
-def remove(path: Path):
-    try:
-        path.unlink()
-    except OSError:
-        pass

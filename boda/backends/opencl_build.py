@@ -26,6 +26,7 @@ import tempfile
 import time
 import warnings
 from dataclasses import dataclass
+from functools import cached_property
 
 from ..errors import CompileError
 from . import binary_cache
@@ -48,10 +49,10 @@ class Build:
     def name(self) -> str:
         return self.kernel.name
 
-    @property
-    def source(self) -> str:
-        """Its program alone (prelude and kernel): what its cache key hashes."""
-        return _source([self])
+    @cached_property
+    def key(self) -> str:
+        """The digest of its program alone (prelude and kernel): its cache key."""
+        return binary_cache.digest(_source([self]))
 
 
 class KernelCrash(Exception):
@@ -120,7 +121,7 @@ class ProgramCache:
         self.root = binary_cache.cache_dir("opencl") / device_digest(backend.device, target)
 
     def _ref(self, build: Build):
-        return self.root / f"{binary_cache.digest(build.source)}.ref"
+        return self.root / f"{build.key}.ref"
 
     def programs(self, builds: list[Build]) -> tuple[dict, dict]:
         """(kernel name -> program, kernel name -> crash message) for `builds`."""
@@ -142,7 +143,13 @@ class ProgramCache:
             t0 = time.perf_counter()
             self._say(f"compiling {len(missing)} kernel{'s' * (len(missing) > 1)} for "
                       f"{self.backend.device.name} ...")
-            binaries, crashed = self._build(missing)
+            if self.isolated:
+                binaries, crashed = self._build(missing)
+            else:  # built here: nothing to load back
+                binaries, program = [], build_program(ctx, _source(missing),
+                                                      [b.name for b in missing])
+                self._store(missing, binary_of(program))
+                out.update((b.name, program) for b in missing)
             for group, binary in binaries:
                 program = load_binary(ctx, binary, [b.name for b in group])
                 if program is None:  # the driver cannot load its own binaries: build here
@@ -160,7 +167,7 @@ class ProgramCache:
             self.progress(text)
 
     def _store(self, group: list[Build], binary: bytes):
-        name = f"{binary_cache.digest(*(b.source for b in group))}.bin"
+        name = f"{binary_cache.digest(*(b.key for b in group))}.bin"
         if binary_cache.write(self.root / name, binary):
             for b in group:
                 binary_cache.write(self._ref(b), name.encode())
@@ -169,10 +176,6 @@ class ProgramCache:
         """([(builds, binary)], kernel name -> crash): in children, one program per core
         (a program of many kernels builds far faster than many programs of one); a group
         whose child dies is built again one kernel at a time, to name the culprit."""
-        if not self.isolated:
-            program = build_program(self.backend.context, _source(builds),
-                                    [b.name for b in builds])
-            return [(builds, binary_of(program))], {}
         cores = min(len(builds), os.cpu_count() or 1, MAX_CHILDREN)
         groups = [builds[k::cores] for k in range(cores)]
         done, crashed = [], {}
@@ -182,8 +185,8 @@ class ProgramCache:
             elif len(group) == 1:
                 crashed.update(outcome.names)
             else:
-                for b, one in zip(group, _in_children(self.backend.device.index,
-                                                      [[b] for b in group], parallel=False)):
+                for b in group:  # one child at a time: a crash names its kernel
+                    [one] = _in_children(self.backend.device.index, [[b]])
                     if isinstance(one, KernelCrash):
                         crashed.update(one.names)
                     else:
@@ -191,12 +194,10 @@ class ProgramCache:
         return done, crashed
 
 
-def _in_children(device_index: int, groups: list, parallel: bool = True) -> list:
-    """Per group of builds: its program binary, or the KernelCrash that ended its child
-    (`parallel`: all children at once). A compile error is raised: a template's bug, not
-    a driver crash."""
-    if not parallel:
-        return [_in_children(device_index, [g])[0] for g in groups]
+def _in_children(device_index: int, groups: list) -> list:
+    """Per group of builds, each in its own child, all at once: its program binary, or the
+    KernelCrash that ended its child. A compile error is raised: a template's bug, not a
+    driver crash."""
     running = []
     for group in groups:
         err = tempfile.TemporaryFile()  # a file: a chatty driver cannot fill a pipe
@@ -212,7 +213,6 @@ def _in_children(device_index: int, groups: list, parallel: bool = True) -> list
 
 def _outcome(group, proc, err):
     deadline = time.monotonic() + BUILD_TIMEOUT
-    out = b""
     try:
         out = _read_all(proc.stdout, deadline)
         proc.wait(max(deadline - time.monotonic(), 1))

@@ -13,7 +13,7 @@ on float16) aborts the process inside LLVM ("Cannot select"). Zen 5 is called "g
 which LLVM 14 refuses as a target, so every build fails. And a target that lacks any feature
 the library was compiled with (rocketlake and x86-64-v4 lack skylake-avx512's CLWB and
 PKU) cannot inline the library's built-ins: kernels call fma and friends as functions, and
-run about 3x slower (benchmarks/results/pocl-targets.md).
+SqueezeNet 1.1 ran 4.1x slower (benchmarks/results/pocl-targets.md).
 
 The rule, by features rather than by CPU models: build for the CPU the kernel library was
 compiled for (LIBRARY_CPU), the choice later PoCL releases make themselves

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import kernels
-from ..backends import backend_for
+from ..backends import backend_for, build_kernels
 from ..errors import CompileError
 from ..layout import numel
 from ..remote import RemoteError
@@ -104,11 +104,8 @@ class ProblemBench:
     def _programs(self, sources) -> dict:
         """Kernel name -> program. OpenCL goes through the binary cache, so what a worker
         process built and verified, the tuner's own process loads instead of building."""
-        if hasattr(self.be, "programs"):
-            from ..backends.opencl_build import Build
-            return self.be.programs([Build(ks, 0, 0) for ks in sources])[0]
-        program = self.be.compile(kernels.program_source(sources, self.be.lang))
-        return {ks.name: program for ks in sources}
+        from ..backends.opencl_build import Build
+        return build_kernels(self.be, [Build(ks, 0, 0) for ks in sources])[0]
 
     @property
     def expected(self) -> np.ndarray:
