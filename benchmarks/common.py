@@ -1,4 +1,4 @@
-"""What the benchmark scripts share: timing (boda.bench.timing), onnxruntime sessions, and
+"""What the benchmark scripts share: timing (boda.compare.timing), onnxruntime sessions, and
 the lines describing the machine."""
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from boda.bench.onnxruntime import session as ort_session
-from boda.bench.timing import cores, cpu_name, interleaved_medians, median_seconds
+from boda.compare.onnxruntime import session as ort_session
+from boda.compare.timing import cores, cpu_name, interleaved_medians, median_seconds
 
 __all__ = ["cores", "cpu_id", "cpu_name", "interleaved_medians", "machine_lines", "median_seconds",
            "ort_session", "publish"]

@@ -13,13 +13,13 @@ import argparse
 import time
 from collections import defaultdict
 
-from common import machine_lines, median_seconds, ort_session, publish
-
-from boda import kernels, zoo
-from boda.bench.onnxruntime import conv_model
+from boda import kernels
+from boda.compare.onnxruntime import conv_model
 from boda.devices import select_device
-from boda.layers import plan_model
+from boda.frontend import zoo
+from boda.plan import plan_model
 from boda.tuner.measure import ProblemBench
+from common import machine_lines, median_seconds, ort_session, publish
 
 
 def main():
@@ -47,7 +47,7 @@ def main():
             ort_s = median_seconds(lambda s=ort_session(conv_model(p, bench.inputs)):
                                    s.run(None, {"x": bench.inputs[0]}), 20)
             label = f"{', '.join(names)}<br>`{_short(p)}`"
-            chosen, _ = kernels.choose(p, device)
+            chosen, _ = kernels.default_choice(p, device)
             rows = []
             for family in kernels.families_for(p):
                 default = family.default(p, device)

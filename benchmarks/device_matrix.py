@@ -23,7 +23,7 @@ import numpy as np
 import onnxruntime as ort
 
 import boda
-from boda import zoo
+from boda.frontend import zoo
 
 
 def one(device: str, names: list[str]):
@@ -72,9 +72,8 @@ def main():
     if args.one:
         return one(args.one[0], args.one[1:])
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from common import machine_lines, publish
-
     from boda.devices import select_device
+    from common import machine_lines, publish
     names = args.models.split(",")
     lines = ["# The device matrix: boda against onnxruntime", "",
              f"Command: `python benchmarks/device_matrix.py --models {args.models}`", "",

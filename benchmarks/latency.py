@@ -12,10 +12,10 @@ import argparse
 import time
 
 import numpy as np
-from common import interleaved_medians, machine_lines, ort_session, publish
 
 import boda
-from boda import zoo
+from boda.frontend import zoo
+from common import interleaved_medians, machine_lines, ort_session, publish
 
 
 def main():

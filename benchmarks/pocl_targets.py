@@ -29,8 +29,8 @@ CHILD = r'''
 import json, sys, time
 import numpy as np
 import boda
-from boda import zoo
-from boda.backends import pocl_target
+from boda.frontend import zoo
+from boda.runtime.backends import pocl_target
 from boda.devices import select_device
 target, names, repeat = sys.argv[1], sys.argv[2].split(","), int(sys.argv[3])
 device = select_device("cpu")
@@ -51,8 +51,8 @@ for line in sys.stdin:
 
 
 def main():
-    from boda.backends import pocl_target
     from boda.devices import select_device
+    from boda.runtime.backends import pocl_target
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", default="squeezenet1_1,mobilenet")
     ap.add_argument("--targets", default="own,skylake-avx512,x86-64-v4,icelake-server,"

@@ -17,12 +17,12 @@ import sys
 import time
 
 import numpy as np
-from common import interleaved_medians, machine_lines, publish
 
 import boda
-from boda import zoo
-from boda.backends.remote import Connection
+from boda.frontend import zoo
 from boda.remote import remote_devices
+from boda.remote.client import Connection
+from common import interleaved_medians, machine_lines, publish
 
 TOKEN = "benchmark"
 

@@ -22,16 +22,16 @@ import math
 import statistics
 from pathlib import Path
 
-from common import machine_lines, publish
-
-from boda import kernels, zoo
+from boda import kernels
 from boda.devices import select_device
-from boda.layers import plan_model
+from boda.frontend import zoo
 from boda.kernels.templating import template_hash
+from boda.plan import plan_model
 from boda.tuner import strategies
+from boda.tuner.database import TuningDB, read_export
 from boda.tuner.strategies import Candidate
 from boda.tuner.tune import Tuner, model_tasks
-from boda.tuning_db import TuningDB, read_export
+from common import machine_lines, publish
 
 HERE = Path(__file__).resolve().parent
 RESTRICT = {"local": (1, 4), "ku": (1,), "vw": (4, 8, 16), "cb": (4,), "lmem": (0,)}
@@ -94,7 +94,7 @@ def recorded_space(db, device, task):
             if in_subspace(cand):
                 times[cand] = row["seconds"] if row["status"] == "ok" else math.inf
     spaces = {f.name: f.space(task.problem, device) for f in families}
-    family, params = kernels.choose(task.problem, device, task.consts)
+    family, params = kernels.default_choice(task.problem, device, task.consts)
     starts = [Candidate.of(family.name, params)] + [
         Candidate.of(f.name, f.default(task.problem, device)) for f in families]
     return times, spaces, starts

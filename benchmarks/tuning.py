@@ -24,11 +24,11 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-from common import interleaved_medians, machine_lines, ort_session, publish
 
 import boda
-from boda import zoo
-from boda.tuning_db import TuningDB
+from boda.frontend import zoo
+from boda.tuner.database import TuningDB
+from common import interleaved_medians, machine_lines, ort_session, publish
 
 HERE = Path(__file__).resolve().parent
 

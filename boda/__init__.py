@@ -6,6 +6,6 @@
 """
 from .errors import BodaError
 from .session import Session, compile
+from .version import __version__
 
-__version__ = "0.1.0"
 __all__ = ["BodaError", "Session", "compile", "__version__"]

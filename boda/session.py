@@ -1,18 +1,24 @@
 """The Python API: `boda.compile(model, device=...)` returns a Session whose `run` works like
 onnxruntime's InferenceSession.run. A Session specializes the model to the shapes it is fed
-(compiling once per distinct set of input shapes) and checks every feed first."""
+(compiling once per distinct set of input shapes) and checks every feed first.
+
+`BodaBackend` is the same as an onnx.backend Backend, so ONNX's own conformance suite can
+judge boda (`prepare(model)`).
+"""
 from __future__ import annotations
 
 import numpy as np
+import onnx
+from onnx.backend.base import Backend, BackendRep
 
-from .devices import select_device
-from .profiles import require_dtype
+from .devices import require_dtype, select_device
 from .errors import InputError
-from .graph import optimize
-from .onnx_import import import_model, input_specs, load_model
-from .planner import make_plan
+from .frontend import graph_of
+from .frontend.onnx_file import input_specs, load_model
+from .kernels.selection import Lookup
+from .plan import make_plan
 from .runtime import Engine
-from .tuning_db import Lookup
+from .tuner.database import open_databases
 
 
 def compile(model, device=None, input_shapes: dict | None = None, db=None,
@@ -34,7 +40,7 @@ class Session:
         self.device = select_device(device)
         require_dtype(self.device, dtype)
         self.dtype = dtype
-        self.lookup = None if db is False else Lookup.open(db)
+        self.lookup = None if db is False else Lookup(open_databases(db))
         self.specs = input_specs(self.model)
         self.overrides = {k: tuple(v) for k, v in (input_shapes or {}).items()}
         unknown = set(self.overrides) - {n for n, _, _ in self.specs}
@@ -62,8 +68,7 @@ class Session:
         key = (tuple(sorted(shapes.items())),
                tuple(sorted((k, v.tobytes(), v.shape) for k, v in values.items())))
         if key not in self._engines:
-            graph = optimize(import_model(self.model, shapes, values))
-            plan = make_plan(graph)
+            plan = make_plan(graph_of(self.model, shapes, values))
             eng = Engine(plan, self.device, self._backend, self.lookup, self.dtype)
             self._backend = eng.backend
             self._engines[key] = eng
@@ -119,3 +124,35 @@ class Session:
                              f"{list(by_onnx)}")
         return [by_onnx[n] for n in names]
 
+
+class BodaRep(BackendRep):
+    def __init__(self, session: Session):
+        self.session = session
+        self.names = [n for n, _, _ in session.specs]
+
+    def run(self, inputs, **kwargs):
+        if isinstance(inputs, dict):
+            feeds = inputs
+        else:
+            feeds = dict(zip(self.names, inputs))
+        return self.session.run(None, feeds)
+
+
+class BodaBackend(Backend):
+    device = None  # the --device selection to use; None is the default device
+
+    @classmethod
+    def is_compatible(cls, model, device="CPU", **kwargs):
+        return True
+
+    @classmethod
+    def prepare(cls, model: onnx.ModelProto, device="CPU", **kwargs):
+        super().prepare(model, device, **kwargs)
+        return BodaRep(Session(model, cls.device))
+
+    @classmethod
+    def supports_device(cls, device: str) -> bool:
+        return device == "CPU"
+
+
+prepare = BodaBackend.prepare

@@ -1,4 +1,4 @@
-"""Shared fixtures. Tests that need no device live in test_frontend.py / test_planning.py;
+"""Shared fixtures. Tests that need no device live in test_frontend.py;
 everything else runs on the default OpenCL device (PoCL's CPU device on every machine)."""
 from __future__ import annotations
 
@@ -45,8 +45,8 @@ def _also_render_cuda(make):
 
 @pytest.fixture(autouse=True, scope="module")
 def cuda_renderings_compile(request):
-    from boda.backends import nvrtc
     from boda.kernels.templating import KernelSource
+    from boda.runtime.backends import nvrtc
     if getattr(request.module, "CUDA_COMPILED_HERE", False):
         yield
         return
@@ -69,8 +69,8 @@ def cuda_renderings_compile(request):
 
 def _nvrtc_failures(items) -> list:
     from boda import kernels
-    from boda.backends import nvrtc
     from boda.errors import CompileError
+    from boda.runtime.backends import nvrtc
 
     def compiles(batch) -> bool:
         source = kernels.program_source([ks for ks, _ in batch], "cuda")

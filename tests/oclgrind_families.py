@@ -12,7 +12,7 @@ import sys
 
 from boda import kernels
 from boda.devices import select_device
-from boda.problems import Conv, Eltwise, Lrn, MatMul, Pad, Pool, Softmax, Transpose
+from boda.ir.problems import Conv, Eltwise, Lrn, MatMul, Pad, Pool, Softmax, Transpose
 from boda.tuner.measure import ProblemBench
 
 RELU = ("relu",)
@@ -48,7 +48,8 @@ PLANTED = """__kernel void overrun(__global float *out) {
 
 def plant_overrun(device):
     import numpy as np
-    from boda.backends import backend_for
+
+    from boda.runtime.backends import backend_for
     be = backend_for(device)
     buf = be.alloc(16)
     be.launch(be.kernel(be.compile(PLANTED), "overrun", [buf]), 16, 16)

@@ -48,10 +48,10 @@ def test_a_planted_compiler_crash_falls_back_and_leaves_the_cache_usable(tiny, t
 def test_binaries_are_cached_per_kernel(device, tmp_path, monkeypatch):
     """A second engine loads every kernel from the cache; one changed layer (another batch
     changes them all, a tuned winner one) builds only what changed."""
-    from boda import zoo
-    from boda.backends import opencl_build
-    from boda.layers import plan_model
+    from boda.frontend import zoo
+    from boda.plan import plan_model
     from boda.runtime import Engine
+    from boda.runtime.backends import opencl_build
     monkeypatch.setenv("BODA_CACHE_DIR", str(tmp_path / "cache"))
     built = []
     real = opencl_build._in_children
@@ -67,7 +67,7 @@ def test_binaries_are_cached_per_kernel(device, tmp_path, monkeypatch):
 
     class OneChanged:
         def choose(self, problem, device, consts, dtype):
-            from boda.tuning_db import Lookup
+            from boda.kernels.selection import Lookup
             family, params, level, src = Lookup().choose(problem, device, consts, dtype)
             if problem == engine.layers[0].step.problem:
                 params = dict(params, local=1 if params["local"] != 1 else 2)
@@ -79,7 +79,7 @@ def test_binaries_are_cached_per_kernel(device, tmp_path, monkeypatch):
 POISON = r'''
 import sys
 import pyopencl as cl
-from boda.backends import opencl_build, pocl_target
+from boda.runtime.backends import opencl_build, pocl_target
 from boda.devices import select_device
 dev = select_device("cpu")
 pocl_target.apply(dev.handle, "znver3")
@@ -100,7 +100,7 @@ else:
 
 
 def test_a_program_without_its_kernels_is_rebuilt_bypassing_the_cache(device, tmp_path):
-    from boda.backends import pocl_target
+    from boda.runtime.backends import pocl_target
     if not pocl_target.pocl_pick(device.version) or \
             pocl_target.library_variant(pocl_target.host_flags()) != "avx512":
         pytest.skip("plants the Zen 4 abort: needs PoCL on a host with AVX-512")

@@ -9,7 +9,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from boda import zoo
+from boda.frontend import zoo
 from conftest import assert_one_line_error, boda
 
 

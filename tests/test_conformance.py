@@ -3,7 +3,7 @@
 Every excluded case is listed below with its reason."""
 import onnx.backend.test
 
-from boda.onnx_backend import BodaBackend
+from boda.session import BodaBackend
 
 SUPPORTED = ["conv", "maxpool", "averagepool", "globalaveragepool", "globalmaxpool", "relu",
              "leakyrelu", "clip", "sigmoid", "concat", "softmax", "logsoftmax", "lrn",

@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from boda import kernels
-from boda.problems import Conv
+from boda.ir.problems import Conv
 from boda.tuner.measure import ProblemBench
 
 CONV_FAMILIES = ["conv_gemm", "conv_k1", "conv_winograd", "conv_splitk", "conv_direct_tiled"]
@@ -91,7 +91,7 @@ def test_wrong_kernel_is_caught(device):
 def test_default_choice_uses_tiled_families(device):
     conv1x1 = Conv(1, 64, 16, (55, 55), (1, 1), (1, 1), (0, 0), (0, 0), (1, 1), 1, True, ())
     conv3x3 = Conv(1, 16, 64, (55, 55), (3, 3), (1, 1), (1, 1), (1, 1), (1, 1), 1, True, ())
-    assert kernels.choose(conv1x1, device)[0].name in ("conv_k1", "conv_gemm")
-    assert kernels.choose(conv3x3, device)[0].name != "direct_conv"
+    assert kernels.default_choice(conv1x1, device)[0].name in ("conv_k1", "conv_gemm")
+    assert kernels.default_choice(conv3x3, device)[0].name != "direct_conv"
     # a family that re-lays-out the filters needs them constant
-    assert kernels.choose(conv3x3, device, const_operands={0, 2})[0].name == "direct_conv"
+    assert kernels.default_choice(conv3x3, device, const_operands={0, 2})[0].name == "direct_conv"

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 import boda
-from boda import zoo
 from boda.devices import list_devices
-from conftest import assert_close, boda as boda_cmd, ort_run
+from boda.frontend import zoo
+from conftest import assert_close, ort_run
+from conftest import boda as boda_cmd
 
 CUDA = [d for d in list_devices() if d.backend == "cuda"]
 pytestmark = pytest.mark.skipif(not CUDA, reason="no CUDA device")

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from boda.backends import pocl_target
+from boda.runtime.backends import pocl_target
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
 MATRIX = os.path.join(os.path.dirname(TESTS), "benchmarks", "device_matrix.py")

@@ -8,12 +8,15 @@ from __future__ import annotations
 import functools
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from real_devices import FIXTURES
+from real_devices import device as fixture_device
 
-from boda import kernels, zoo
+from boda import kernels
 from boda.devices import Device
-from boda.layers import plan_model
-from real_devices import FIXTURES, device as fixture_device
+from boda.frontend import zoo
+from boda.plan import plan_model
 
 
 @functools.lru_cache(maxsize=None)
@@ -42,7 +45,7 @@ def defaults_outside_their_space(device) -> list[str]:
             if not family.contains(problem, device, params):
                 bad.append(f"{family.name} {params} on {problem.signature}")
         try:
-            family, params = kernels.choose(problem, device)
+            family, params = kernels.default_choice(problem, device)
         except LookupError:
             bad.append(f"no kernel for {problem.signature}")
     return bad

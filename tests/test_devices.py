@@ -7,9 +7,9 @@ import dataclasses
 
 import pytest
 
-from boda.backends import nvrtc
 from boda.devices import Device, list_devices, peak_flops, select_device
 from boda.errors import DeviceError
+from boda.runtime.backends import nvrtc
 from conftest import assert_one_line_error, boda
 
 
@@ -81,7 +81,7 @@ def test_cubins_are_cached_on_disk_by_source_options_and_arch(tmp_path, monkeypa
 
 
 def test_cuda_identity_keys_on_compute_capability():
-    from boda.tuning_db import device_identity
+    from boda.tuner.db_keys import device_identity
     a = device_identity(NVIDIA_BOX[2])
     b = device_identity(dataclasses.replace(NVIDIA_BOX[2], compute_capability="8.0"))
     c = device_identity(dataclasses.replace(NVIDIA_BOX[2], global_mem=1 << 20))
@@ -101,7 +101,7 @@ def test_cuda_backend_calls_are_well_formed_without_a_driver():
         pytest.skip("a driver is present: test_cuda.py runs the real thing")
     from cuda.bindings import driver as cu
 
-    from boda.backends import cuda
+    from boda.runtime.backends import cuda
     be = object.__new__(cuda.CUDABackend)
     be.stream, be._pending, be.arch = cu.CUstream(0), [], "sm_90"
     buf = object.__new__(cuda.Buffer)

@@ -13,18 +13,21 @@ import numpy as np
 import pytest
 
 import boda
-from boda import kernels, zoo
-from boda.backends import backend_for
+from boda import kernels
 from boda.devices import list_devices
 from boda.errors import DeviceError
-from boda.layers import plan_model
-from boda.reference import reference
+from boda.frontend import zoo
+from boda.ir.numpy_reference import max_rel_error, random_inputs, reference
+from boda.kernels.selection import Lookup
+from boda.kernels.templating import template_hash
+from boda.plan import plan_model
+from boda.runtime.backends import backend_for
+from boda.tuner.database import TuningDB
+from boda.tuner.db_keys import device_identity, params_key
 from boda.tuner.measure import FLOAT16_TOLERANCE, tolerance
 from boda.tuner.tune import model_tasks
-from boda.tuning_db import Lookup, TuningDB, device_identity, params_key
-from boda.kernels.templating import template_hash
-from boda.verify import max_rel_error, random_inputs
-from conftest import assert_one_line_error, boda as boda_cmd
+from conftest import assert_one_line_error
+from conftest import boda as boda_cmd
 
 CPU = list_devices()[0]
 CUDA_COMPILED_HERE = True  # the float16 renderings are compiled by the test below
@@ -41,7 +44,7 @@ def test_a_device_without_half_precision_refuses_float16_in_one_line(tiny):
 @pytest.mark.parametrize("model", ["squeezenet1_1", "mobilenet"])
 def test_every_family_renders_float16_cuda_that_nvrtc_compiles(model):
     pytest.importorskip("cuda.bindings")
-    from boda.backends import nvrtc
+    from boda.runtime.backends import nvrtc
     sources = []
     for task in model_tasks(plan_model(zoo.build(model), None)):
         for family in kernels.families_for(task.problem, task.consts, CPU):
@@ -93,7 +96,7 @@ def test_every_family_renders_float16_opencl_that_clang_accepts(model):
 
 def test_one_program_does_not_mix_storage_types():
     task = model_tasks(plan_model(zoo.build("squeezenet1_1"), None))[0]
-    family, params = kernels.choose(task.problem, CPU, task.consts)
+    family, params = kernels.default_choice(task.problem, CPU, task.consts)
     half, _ = kernels.render_standalone(family, task.problem, params, "opencl",
                                         dtype="float16")
     full, _ = kernels.render_standalone(family, task.problem, params, "opencl")
@@ -107,7 +110,7 @@ def test_float16_winners_are_kept_apart_from_float32_ones():
     """A float16 winner serves float16 lookups only; pruning keeps it while its templates
     (and the float16 prelude) are unchanged."""
     task = model_tasks(plan_model(zoo.build("squeezenet1_1"), None))[2]
-    family, params = kernels.choose(task.problem, CPU, task.consts)
+    family, params = kernels.default_choice(task.problem, CPU, task.consts)
     db = TuningDB()
     key = db.add_device(CPU)
     db.add_problem(task.problem)
@@ -154,8 +157,9 @@ def test_buffers_of_half_values_round_trip(remote, request):
     """Half storage in the backends: allocation, upload, fill and read-back by 2-byte items,
     attached here and through an agent."""
     if remote:
-        from boda.remote.agent import Agent
         import threading
+
+        from boda.remote.agent import Agent
         server = Agent("127.0.0.1", 0, "t", log=lambda m: None)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         request.addfinalizer(server.shutdown)

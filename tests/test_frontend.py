@@ -8,14 +8,15 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from boda import zoo
 from boda.errors import BodaError, UnsupportedModelError
-from boda.graph import optimize
-from boda.layout import View
-from boda.memory_plan import assign_slots
-from boda.onnx_import import import_model, load_model
-from boda.planner import lifetimes, make_plan
-from boda.problems import Conv
+from boda.frontend import zoo
+from boda.frontend.importer import import_model
+from boda.frontend.onnx_file import load_model
+from boda.frontend.passes import optimize
+from boda.ir.problems import Conv
+from boda.ir.views import View
+from boda.plan.memory import assign_slots, lifetimes
+from boda.plan.placement import make_plan
 
 LIGHT = os.path.join(os.path.dirname(onnx.__file__), "backend", "test", "data", "light")
 

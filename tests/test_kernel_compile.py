@@ -14,10 +14,11 @@ import functools
 
 import pytest
 
-from boda import kernels, zoo
-from boda.backends import nvrtc
-from boda.backends.opencl import OpenCLBackend
-from boda.layers import plan_model
+from boda import kernels
+from boda.frontend import zoo
+from boda.plan import plan_model
+from boda.runtime.backends import nvrtc
+from boda.runtime.backends.opencl import OpenCLBackend
 
 SAMPLE = 2
 CUDA_COMPILED_HERE = True  # conftest need not check these kernels' CUDA renderings again

@@ -10,7 +10,7 @@ import pytest
 from onnx import numpy_helper
 
 import boda
-from boda import zoo
+from boda.frontend import zoo
 from conftest import assert_close, ort_run
 
 LIGHT = os.path.join(os.path.dirname(onnx.__file__), "backend", "test", "data", "light")

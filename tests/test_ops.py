@@ -13,11 +13,11 @@ from hypothesis import strategies as st
 from onnx import TensorProto, helper, numpy_helper
 
 import boda
-from boda.graph import optimize
-from boda.onnx_import import import_model
-from boda.planner import make_plan
-from boda.kernels.base import TOLERANCE
-from boda.verify import check_problem
+from boda.frontend.importer import import_model
+from boda.frontend.passes import optimize
+from boda.kernels.family import TOLERANCE
+from boda.plan.placement import make_plan
+from boda.tuner.measure import check_problem
 from conftest import assert_close, ort_run
 
 SETTINGS = settings(max_examples=25, deadline=None, derandomize=True,
@@ -179,7 +179,7 @@ def test_lrn(size, device):
 @pytest.mark.parametrize("size", [2, 4])
 def test_lrn_even_size_against_reference(size, device):
     # onnxruntime only takes odd sizes; the ONNX spec allows even ones
-    from boda.problems import Lrn
+    from boda.ir.problems import Lrn
     assert check_problem(Lrn((2, 7, 4, 3), size, 1e-2, 0.75, 2.0), device) <= TOLERANCE
 
 

@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from boda import kernels
-from boda.problems import MatMul, Pool, conv_out_size
+from boda.ir.problems import MatMul, Pool, conv_out_size
 from boda.tuner.measure import ProblemBench
 
 SETTINGS = settings(max_examples=8, deadline=None, derandomize=True,
@@ -67,4 +67,4 @@ def test_runtime_prefers_tiled(name, device):
     problem = (MatMul((1, 512), (1000, 512), (1000,), False, True) if name == "matmul_tiled"
                else Pool("max", 1, 64, (111, 111), (3, 3), (2, 2), (0, 0), (0, 0), (1, 1),
                          (55, 55)))
-    assert kernels.choose(problem, device)[0].name == name
+    assert kernels.default_choice(problem, device)[0].name == name

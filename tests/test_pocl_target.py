@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from boda.backends import pocl_target as pt
+from boda.runtime.backends import pocl_target as pt
 
 # /proc/cpuinfo features of real hosts, reduced to what the rule reads
 AVX2 = pt.LIBRARY_NEEDS["avx2"] | {"sse4_2", "pni", "movbe", "xsave"}
@@ -49,7 +49,7 @@ def _pocl_python(code: str, env=None):
 
 PROBE = r'''
 import json, pyopencl as cl
-from boda.backends import pocl_target as pt
+from boda.runtime.backends import pocl_target as pt
 from boda.devices import select_device
 dev = select_device("cpu").handle
 ctx = cl.Context([dev])
@@ -98,7 +98,7 @@ def test_library_cpus_have_their_librarys_features(device):
 
 FMA16 = r'''
 import sys, numpy as np, pyopencl as cl
-from boda.backends import pocl_target
+from boda.runtime.backends import pocl_target
 from boda.devices import select_device
 dev = select_device("cpu")
 print(pocl_target.apply(dev.handle, sys.argv[1]), flush=True)

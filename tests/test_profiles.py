@@ -6,16 +6,17 @@ from __future__ import annotations
 import functools
 
 import pytest
-
-from boda import kernels, zoo
-from boda.devices import list_devices
-from boda.layers import plan_model
-from boda.profiles import adreno_model, amd_gfx, mali_model
-from boda.tuner.tune import model_tasks
-from boda.tuning_db import device_identity
-from boda.verify import max_rel_error, random_inputs, run_problem
-from boda.reference import reference
 from real_devices import FIXTURES, device, with_limits
+
+from boda import kernels
+from boda.devices import list_devices
+from boda.devices.profiles import adreno_model, amd_gfx, mali_model
+from boda.frontend import zoo
+from boda.ir.numpy_reference import max_rel_error, random_inputs, reference
+from boda.plan import plan_model
+from boda.tuner.db_keys import device_identity
+from boda.tuner.measure import run_problem
+from boda.tuner.tune import model_tasks
 
 
 @pytest.mark.parametrize("fixture", FIXTURES, ids=lambda f: f["name"])
@@ -95,7 +96,9 @@ def test_the_cpu_profile_keeps_the_spaces_pocl_was_tuned_in():
     import os
 
     from boda.devices import Device
-    from boda.tuning_db import KEY_COLUMNS, Lookup, shipped_databases
+    from boda.kernels.selection import Lookup
+    from boda.tuner.database import shipped_databases
+    from boda.tuner.db_keys import KEY_COLUMNS
     root = os.path.join(os.path.dirname(os.path.dirname(__file__)), "tuning_db")
     [row] = json.load(open(os.path.join(root, "pocl-cpu.json")))["devices"]
     # the device that tuned them (not this machine's, whose CPU may differ)
@@ -110,7 +113,7 @@ def test_the_cpu_profile_keeps_the_spaces_pocl_was_tuned_in():
 def test_gpu_profile_defaults_compute_correctly(name):
     """The kernels the Adreno, Mali and AMD profiles choose untuned (work-groups of whole
     waves, their vector widths) give the reference's answers, run on PoCL."""
-    from boda.backends import backend_for
+    from boda.runtime.backends import backend_for
     pocl = list_devices()[0]
     backend = backend_for(pocl)
     fixture = next(f for f in FIXTURES if f["name"] == name)
@@ -118,7 +121,7 @@ def test_gpu_profile_defaults_compute_correctly(name):
                  max_work_group_size=fixture.get("max_work_group_size", 256))
     seen = set()
     for task in squeezenet_tasks()[:12]:
-        family, params = kernels.choose(task.problem, dev, task.consts)
+        family, params = kernels.default_choice(task.problem, dev, task.consts)
         if (family.name, task.problem.kind) in seen:
             continue
         seen.add((family.name, task.problem.kind))

@@ -16,13 +16,14 @@ import numpy as np
 import onnx
 import pytest
 
-from boda.backends.remote import Connection, RemoteBackend, RemoteRunError
 from boda.devices import list_devices
 from boda.errors import CompileError
 from boda.remote import RemoteError, remote_devices
 from boda.remote.agent import Agent
+from boda.remote.client import Connection, RemoteRunError
 from boda.remote.protocol import HEAD, MAGIC, receive, send
-from boda.tuning_db import TuningDB
+from boda.runtime.backends.remote import RemoteBackend
+from boda.tuner.database import TuningDB
 from conftest import assert_one_line_error, boda, ort_run
 
 TOKEN = "test-token-0123"
@@ -79,7 +80,7 @@ def test_the_remote_device_has_the_local_identity(agent):
     [remote] = [d for d in remote_devices(agent, TOKEN)]
     local = list_devices()[0]
     assert remote.remote == agent and remote.name == local.name
-    from boda.tuning_db import device_identity
+    from boda.tuner.db_keys import device_identity
     assert device_identity(remote)["key"] == device_identity(local)["key"]
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from boda import zoo
 from boda.errors import UnsupportedModelError
+from boda.frontend import zoo
 from conftest import assert_close, ort_run
 
 torch = pytest.importorskip("torch")
@@ -15,7 +15,7 @@ torch = pytest.importorskip("torch")
 
 @pytest.mark.parametrize("name", sorted(zoo.MODELS))
 def test_torch_model_matches_onnxruntime(name):
-    from boda.bench.torch_model import TorchModel
+    from boda.compare.torch_model import TorchModel
     model = zoo.build(name, batch=2)
     x = np.random.default_rng(3).standard_normal(
         [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]).astype(np.float32)
@@ -30,7 +30,7 @@ def test_torch_model_matches_onnxruntime(name):
 def test_an_unsupported_op_is_named():
     from onnx import TensorProto, helper
 
-    from boda.bench.torch_model import TorchModel
+    from boda.compare.torch_model import TorchModel
     g = helper.make_graph([helper.make_node("Erf", ["x"], ["y"], name="erf1")], "g",
                           [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])])

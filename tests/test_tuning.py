@@ -20,13 +20,15 @@ from onnx import TensorProto, helper
 
 import boda
 from boda import kernels
+from boda.ir.numpy_reference import reference
+from boda.ir.problems import Conv
+from boda.kernels.selection import Lookup
 from boda.kernels.templating import template_hash
-from boda.layers import plan_model
-from boda.problems import Conv
-from boda.reference import reference
+from boda.plan import plan_model
+from boda.tuner.database import SCHEMA_VERSION, TuningDB, open_databases
+from boda.tuner.db_keys import device_identity, params_key
+from boda.tuner.measure import run_problem
 from boda.tuner.tune import Tuner, model_tasks, tune_tasks
-from boda.tuning_db import SCHEMA_VERSION, Lookup, TuningDB, device_identity, params_key
-from boda.verify import run_problem
 from conftest import assert_close, ort_run
 
 TESTS = Path(__file__).resolve().parent
@@ -85,8 +87,8 @@ def test_tune_records_trials_and_the_runtime_uses_the_winners(model_file, tmp_pa
         # the winner is a verified trial, and the fastest of the finalists re-timed
         ok = {(t["family"], t["params"]) for t in trials if t["status"] == "ok"}
         assert (win["family"], win["params"]) in ok
-        family, params, level, _ = Lookup.open(db_path).choose(task.problem, device,
-                                                               task.consts)
+        family, params, level, _ = Lookup(open_databases(db_path)).choose(task.problem,
+                                                                          device, task.consts)
         assert (level, family.name, params_key(params)) == ("exact", win["family"],
                                                               win["params"])
     # the runtime uses them, says so, and still matches onnxruntime
@@ -118,7 +120,7 @@ def test_planted_wrong_and_hanging_candidates_are_never_chosen(tmp_path, device,
         from boda.tuner.tune import Task
         task = Task(problem, frozenset({1, 2}), ["planted"])
         # untuned, the planted wrong family would be used: its estimate is the lowest
-        assert kernels.choose(problem, device, task.consts)[0].name == "planted_wrong"
+        assert kernels.default_choice(problem, device, task.consts)[0].name == "planted_wrong"
         db = TuningDB(tmp_path / "p.sqlite")
         tuner = Tuner(device, db, "guided", chunk=3, timeout=4.0)
         try:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..problems import Conv
+from ..ir.problems import Conv
 from .templating import round_up
 
 VECTOR_WIDTHS = (1, 2, 4, 8, 16)

@@ -2,7 +2,7 @@
 row segments reused across filter columns, filters optionally staged in local memory."""
 from __future__ import annotations
 
-from .base import Family
+from .family import Family
 from .conv_common import (Geometry, default_vector_width, fit_tile, is_conv2d, local_sizes,
                           reblock_filters, vector_widths)
 from .templating import KernelSource, cdiv, round_up, tile_waste

@@ -5,8 +5,8 @@ width vw per pixel; ku unrolls the input-channel loop; local is the work-group s
 """
 from __future__ import annotations
 
-from ..layout import View
-from .base import Family
+from ..ir.views import View
+from .family import Family
 from .conv_common import (Geometry, default_vector_width, fit_tile, is_conv2d, local_sizes,
                           reblock_filters, vector_widths)
 from .templating import KernelSource, cdiv, round_up, tile_waste

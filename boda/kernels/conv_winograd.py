@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import TOLERANCE, Family
+from .family import TOLERANCE, Family
 from .conv_common import (Geometry, default_vector_width, fit_tile, is_conv2d, local_sizes,
                           vector_widths)
 from .templating import KernelSource, cdiv, round_up, tile_waste

@@ -1,6 +1,6 @@
 """Elementwise ops with broadcasting, copies, transposes and standalone activations."""
-from ..problems import Eltwise, Transpose
-from .base import OnePerOutput
+from ..ir.problems import Eltwise, Transpose
+from .family import OnePerOutput
 
 
 def _views(p, views):

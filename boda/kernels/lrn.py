@@ -1,5 +1,5 @@
 """Local response normalization across channels, one output element per work-item."""
-from ..problems import Lrn
-from .base import OnePerOutput
+from ..ir.problems import Lrn
+from .family import OnePerOutput
 
 FAMILY = OnePerOutput("lrn", "lrn.j2", (Lrn,))

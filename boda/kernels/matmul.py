@@ -1,6 +1,6 @@
 """Gemm / MatMul: one output element per work-item; transposes and broadcasts become views."""
-from ..problems import MatMul
-from .base import OnePerOutput
+from ..ir.problems import MatMul
+from .family import OnePerOutput
 
 
 def adapt_views(p: MatMul, views):

@@ -2,9 +2,9 @@
 work-item, vectors of vw along the columns."""
 from __future__ import annotations
 
-from ..layout import numel
-from ..problems import MatMul
-from .base import Family
+from ..ir.views import numel
+from ..ir.problems import MatMul
+from .family import Family
 from .conv_common import default_vector_width, local_sizes, vector_widths
 from .matmul import adapt_views
 from .templating import KernelSource, cdiv, tile_waste

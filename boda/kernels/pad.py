@@ -1,5 +1,5 @@
 """Constant, reflect and edge padding, one output element per work-item."""
-from ..problems import Pad
-from .base import OnePerOutput
+from ..ir.problems import Pad
+from .family import OnePerOutput
 
 FAMILY = OnePerOutput("pad", "pad.j2", (Pad,))

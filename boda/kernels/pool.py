@@ -1,5 +1,5 @@
 """Max and average pooling (global pooling included), one output element per work-item."""
-from ..problems import Pool
-from .base import OnePerOutput
+from ..ir.problems import Pool
+from .family import OnePerOutput
 
 FAMILY = OnePerOutput("pool", "pool.j2", (Pool,))

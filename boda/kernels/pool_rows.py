@@ -2,8 +2,8 @@
 vw > 1, interior tiles are reduced on vectors of vw inputs (tw = (vw - 1) // stride + 1)."""
 from __future__ import annotations
 
-from ..problems import Pool
-from .base import Family
+from ..ir.problems import Pool
+from .family import Family
 from .conv_common import Geometry, local_sizes
 from .templating import KernelSource, cdiv
 

@@ -1,6 +1,6 @@
 """Softmax and log-softmax: one work-item per row along the softmax axis."""
-from ..problems import Softmax
-from .base import OnePerOutput
+from ..ir.problems import Softmax
+from .family import OnePerOutput
 
 
 def _rows(p: Softmax) -> int:

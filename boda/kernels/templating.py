@@ -16,7 +16,7 @@ from pathlib import Path
 import jinja2
 
 from ..errors import UnsupportedModelError
-from ..layout import View, numel
+from ..ir.views import View, numel
 
 LANGS = ("opencl", "cuda")
 DTYPES = ("float32", "float16")
@@ -61,7 +61,7 @@ def prelude(lang: str, dtype: str = "float32") -> str:
     return text
 
 
-def render(template: str, lang: str, **ctx) -> str:
+def render_template(template: str, lang: str, **ctx) -> str:
     if lang not in LANGS:
         raise ValueError(f"unknown kernel language {lang!r}")
     return environment().get_template(template).render(lang=lang, **ctx)
@@ -270,7 +270,7 @@ class KernelSource:
                   f" * params: {header_params}\n * views (out, in...): {placement}\n"
                   + (f" * storage: {dtype}, arithmetic: float32\n" if dtype != "float32" else "")
                   + " */")
-        source = render(template, lang, name=name, header=header, p=problem, params=params,
+        source = render_template(template, lang, name=name, header=header, p=problem, params=params,
                         views=views, out=views[0], ins=views[1:], total=global_items,
                         dtype=dtype, **ctx)
         if dtype == "float16":

@@ -43,7 +43,7 @@ class Session:
     """One client's OpenCL context on one device, and the objects it has made, by number."""
 
     def __init__(self, device):
-        from ..backends.opencl import OpenCLBackend
+        from ..runtime.backends.opencl import OpenCLBackend
         self.backend = OpenCLBackend(device)
         self.objects: dict[int, tuple[str, object]] = {}
         self._next = 1

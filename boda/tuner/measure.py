@@ -6,6 +6,9 @@ poisoned with NaN and checked against the numpy reference; only then is it timed
 launch (PoCL finishes code generation at the first launch), then launches until `min_seconds`
 of device time have passed (at least `min_runs`), and the median device-event time counts.
 A candidate far slower than the best so far stops after its first timed launches.
+
+`run_problem` and `check_problem` run one Problem's kernel by itself the same way (the
+output poisoned with NaN, so an element the kernel never writes fails the comparison).
 """
 from __future__ import annotations
 
@@ -16,12 +19,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import kernels
-from ..backends import backend_for, build_kernels
 from ..errors import CompileError
-from ..layout import numel
-from ..remote import RemoteError
-from ..reference import reference
-from ..verify import max_rel_error, random_inputs
+from ..ir.numpy_reference import max_rel_error, random_inputs, reference
+from ..ir.views import numel
+from ..remote.protocol import RemoteError
+from ..runtime.backends import backend_for
+from ..runtime.backends.opencl_build import Build
 
 
 # float16 storage: every operand and the output are rounded to half (2^-11 relative), and
@@ -104,8 +107,7 @@ class ProblemBench:
     def _programs(self, sources) -> dict:
         """Kernel name -> program. OpenCL goes through the binary cache, so what a worker
         process built and verified, the tuner's own process loads instead of building."""
-        from ..backends.opencl_build import Build
-        return build_kernels(self.be, [Build(ks, 0, 0) for ks in sources])[0]
+        return self.be.programs([Build(ks, 0, 0) for ks in sources])[0]
 
     @property
     def expected(self) -> np.ndarray:
@@ -171,3 +173,22 @@ class ProblemBench:
             self.time(trial, handle, ks, best, **timing)
             best = min(best, trial.seconds)
         return sorted(trials, key=lambda t: t.seconds)
+
+
+def run_problem(problem, inputs, device, family=None, params=None, backend=None):
+    """Render, compile and launch one kernel for `problem` with contiguous operands."""
+    if family is None:
+        family, _ = kernels.default_choice(problem, device)
+    params = params or family.default(problem, device)
+    bench = ProblemBench(problem, device, backend, inputs=inputs)
+    [(trial, handle, ks)] = bench.compile([(family, params)])
+    if handle is None:
+        raise CompileError(trial.cause)
+    return bench.run(handle, ks)
+
+
+def check_problem(problem, device, family=None, params=None, seed=0) -> float:
+    """The max relative error of one kernel for `problem` against the numpy reference."""
+    inputs = random_inputs(problem, seed)
+    out = run_problem(problem, inputs, device, family, params)
+    return max_rel_error(out, reference(problem, *inputs))

@@ -25,9 +25,9 @@ import zlib
 from dataclasses import dataclass, field
 
 from .. import kernels
+from ..devices.profiles import require_dtype
 from ..kernels.templating import template_hash
-from ..profiles import require_dtype
-from ..tuning_db import params_key
+from .db_keys import params_key
 from . import strategies
 from .measure import ProblemBench, Trial
 from .strategies import Candidate
@@ -109,7 +109,7 @@ class Tuner:
         out = Outcome(task)
         families = kernels.families_for(problem, task.consts, device)
         hashes = {f.name: template_hash(f.template, self.dtype) for f in families}
-        default_family, default_params = kernels.choose(problem, device, task.consts)
+        default_family, default_params = kernels.default_choice(problem, device, task.consts)
         default = Candidate.of(default_family.name, default_params)
         self.db.add_problem(problem)
         winner = self.db.winner(self.device_key, problem.signature, self.dtype)
@@ -284,7 +284,7 @@ def shares(tasks, device) -> list[float]:
     """Each task's share of the model's estimated time (default estimate x layers)."""
     weights = []
     for t in tasks:
-        family, params = kernels.choose(t.problem, device, t.consts)
+        family, params = kernels.default_choice(t.problem, device, t.consts)
         weights.append(family.estimate(t.problem, params, device) * len(t.layers))
     total = sum(weights) or 1.0
     return [w / total for w in weights]

@@ -58,9 +58,9 @@ def serve(device_index: int, remote: str = ""):
     os.dup2(2, 1)
     requests = sys.stdin.buffer
     from .. import kernels
-    from ..backends import backend_for
     from ..devices import list_devices
-    from ..remote import RemoteError, remote_devices
+    from ..remote.client import RemoteError, remote_devices
+    from ..runtime.backends import backend_for
     from .measure import ProblemBench
     try:
         device = (remote_devices(remote) if remote else list_devices())[device_index]
@@ -95,7 +95,7 @@ class Worker:
     def __init__(self, device):
         env = None
         if device.remote:
-            from ..remote import TOKEN_ENV, token_for
+            from ..remote.client import TOKEN_ENV, token_for
             env = dict(os.environ, **{TOKEN_ENV: token_for(device.remote)})
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "boda.tuner.workers", str(device.index), device.remote],
@@ -131,7 +131,7 @@ class Worker:
             raise WorkerFailed("run_error",
                                f"the process running it died (exit code {code})") from None
         if isinstance(reply, tuple) and reply[:1] == ("lost",):
-            from ..remote import RemoteError
+            from ..remote.client import RemoteError
             self.kill()
             raise RemoteError(reply[1])
         return reply

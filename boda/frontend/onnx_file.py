@@ -1,0 +1,74 @@
+"""Reading an ONNX file: loading and checking it, its opset, and its runtime inputs."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import onnx
+
+from ..errors import BodaError
+
+
+def load_model(model) -> onnx.ModelProto:
+    """A ModelProto from a path, bytes or a ModelProto; BodaError if it is not valid ONNX."""
+    if isinstance(model, onnx.ModelProto):
+        proto = model
+        label = "model"
+    else:
+        label = str(model)
+        try:
+            if isinstance(model, (bytes, bytearray)):
+                proto = onnx.load_from_string(bytes(model))
+            else:
+                if not os.path.isfile(model):
+                    raise BodaError(f"model file not found: {model}")
+                proto = onnx.load(model, load_external_data=True)
+        except BodaError:
+            raise
+        except Exception as exc:
+            raise BodaError(f"{label} is not a valid ONNX file ({type(exc).__name__}: "
+                            f"{first_line(exc)})") from None
+    if not proto.graph.node and not proto.graph.output:
+        raise BodaError(f"{label} is not an ONNX model (no graph)")
+    try:
+        onnx.checker.check_model(proto)
+    except Exception as exc:
+        raise BodaError(f"{label} failed the ONNX checker: {first_line(exc)}") from None
+    return proto
+
+
+def first_line(exc) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def opset_of(model: onnx.ModelProto) -> int:
+    for imp in model.opset_import:
+        if imp.domain in ("", "ai.onnx"):
+            return imp.version
+    return 1
+
+
+def input_specs(model: onnx.ModelProto) -> list[tuple[str, tuple, np.dtype]]:
+    """(name, shape with None for symbolic dims, dtype) of each runtime input."""
+    inits = {i.name for i in model.graph.initializer}
+    specs = []
+    for vi in model.graph.input:
+        if vi.name in inits:
+            continue
+        tt = vi.type.tensor_type
+        shape = tuple(d.dim_value if d.HasField("dim_value") else None for d in tt.shape.dim)
+        dtype = onnx.helper.tensor_dtype_to_np_dtype(tt.elem_type) if tt.elem_type else None
+        specs.append((vi.name, shape, np.dtype(dtype) if dtype is not None else None))
+    return specs
+
+
+def batch_shapes(model, batch: int | None) -> dict:
+    """Input shapes with dim 0 set to `batch` (symbolic dims stay None)."""
+    shapes = {}
+    for name, shape, _ in input_specs(model):
+        shape = list(shape)
+        if batch is not None and shape:
+            shape[0] = batch
+        shapes[name] = tuple(shape)
+    return shapes

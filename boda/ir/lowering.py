@@ -1,0 +1,44 @@
+"""Lowering: each compute node of an optimized Graph (frontend.graph) becomes one Problem."""
+from __future__ import annotations
+
+from .problems import Conv, Eltwise, Lrn, MatMul, Pad, Pool, Problem, Softmax, Transpose
+
+COMPUTE_OPS = ("conv", "pool", "matmul", "eltwise", "transpose", "softmax", "lrn", "pad")
+
+
+def problem_for(g, node) -> Problem:
+    """The Problem of `node`, a compute node of Graph `g`."""
+    shapes = [g.tensors[i].shape for i in node.inputs]
+    out = g.tensors[node.output].shape
+    a = node.attrs
+    act = tuple(a.get("act", ()))
+    if node.op == "conv":
+        x, w = shapes[0], shapes[1]
+        return Conv(n=x[0], c=x[1], m=w[0], in_size=tuple(x[2:]), kernel=tuple(a["kernel"]),
+                    stride=tuple(a["stride"]), pad_begin=tuple(a["pad_begin"]),
+                    pad_end=tuple(a["pad_end"]), dilation=tuple(a["dilation"]),
+                    group=a["group"], bias=len(shapes) > 2, act=act)
+    if node.op == "pool":
+        x = shapes[0]
+        return Pool(mode=a["mode"], n=x[0], c=x[1], in_size=tuple(x[2:]),
+                    kernel=tuple(a["kernel"]), stride=tuple(a["stride"]),
+                    pad_begin=tuple(a["pad_begin"]), pad_end=tuple(a["pad_end"]),
+                    dilation=tuple(a["dilation"]), out_size=tuple(a["out_size"]),
+                    count_include_pad=a["count_include_pad"], act=act)
+    if node.op == "matmul":
+        return MatMul(a_shape=shapes[0], b_shape=shapes[1],
+                      c_shape=shapes[2] if len(shapes) > 2 else None,
+                      trans_a=a.get("trans_a", False), trans_b=a.get("trans_b", False),
+                      alpha=a.get("alpha", 1.0), beta=a.get("beta", 1.0), act=act)
+    if node.op == "eltwise":
+        return Eltwise(op=a["op"], shape=out, inputs=tuple(shapes), act=act)
+    if node.op == "transpose":
+        return Transpose(in_shape=shapes[0], perm=tuple(a["perm"]))
+    if node.op == "softmax":
+        return Softmax(shape=out, axis=a["axis"], flatten=a["flatten"], log=a["log"])
+    if node.op == "lrn":
+        return Lrn(shape=out, size=a["size"], alpha=a["alpha"], beta=a["beta"], bias=a["bias"])
+    if node.op == "pad":
+        return Pad(in_shape=shapes[0], pad_begin=a["pad_begin"], pad_end=a["pad_end"],
+                   mode=a["mode"], value=a["value"])
+    raise ValueError(f"{node.op} is not a compute op")
