@@ -19,3 +19,8 @@ class DeviceError(BodaError):
 
 class CompileError(BodaError):
     """A generated kernel failed to compile (OpenCL build or NVRTC)."""
+
+
+class BodaWarning(UserWarning):
+    """Something boda did for the user that they should know of (an input cast to float32);
+    the command line prints it as one `boda: note:` line."""

@@ -7,14 +7,16 @@ judge boda (`prepare(model)`).
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import onnx
 from onnx.backend.base import Backend, BackendRep
 
 from .devices import require_dtype, select_device
-from .errors import InputError
+from .errors import BodaWarning, InputError
 from .frontend import graph_of
-from .frontend.onnx_file import input_specs, load_model
+from .frontend.onnx_file import TensorSpec, input_specs, load_model, output_specs
 from .kernels.selection import Lookup
 from .plan import make_plan
 from .runtime import Engine
@@ -49,6 +51,7 @@ class Session:
                              f"{[n for n, _, _ in self.specs]}")
         self._engines = {}
         self._backend = None
+        self._cast_noted = set()
         shapes = {n: self._static_shape(n, s) for n, s, _ in self.specs}
         if all(d == np.float32 for _, _, d in self.specs) and \
                 all(s is not None for s in shapes.values()):
@@ -58,11 +61,13 @@ class Session:
         shape = self.overrides.get(name, shape)
         return None if any(d is None for d in shape) else tuple(shape)
 
-    def get_inputs(self):
-        return [(n, self.overrides.get(n, s), d) for n, s, d in self.specs]
+    def get_inputs(self) -> list[TensorSpec]:
+        """The runtime inputs (`.name`, `.shape`, `.type`, as onnxruntime's), with the
+        shapes given in input_shapes."""
+        return [TensorSpec(n, self.overrides.get(n, s), d) for n, s, d in self.specs]
 
-    def get_outputs(self):
-        return [o.name for o in self.model.graph.output]
+    def get_outputs(self) -> list[TensorSpec]:
+        return output_specs(self.model)
 
     def _engine(self, shapes: dict, values: dict) -> Engine:
         key = (tuple(sorted(shapes.items())),
@@ -93,6 +98,16 @@ class Session:
         shapes, values, arrays = {}, {}, {}
         for name, shape, dtype in self.specs:
             arr = np.asarray(feeds[name])
+            wants_float = dtype is None or dtype == np.float32
+            if wants_float and arr.dtype in (np.float64, np.float16):
+                if name not in self._cast_noted:  # said once per session and input
+                    self._cast_noted.add(name)
+                    warnings.warn(f"input {name!r} is {arr.dtype.name}; cast to float32 "
+                                  "(boda computes in float32)", BodaWarning, stacklevel=3)
+                arr = arr.astype(np.float32)
+            if dtype == np.float32 and arr.dtype != np.float32:
+                raise InputError(f"input {name!r} is {arr.dtype.name}; the model wants float32 "
+                                 "(boda casts only float64 and float16 inputs)")
             if dtype is not None and arr.dtype != dtype:
                 raise InputError(f"input {name!r} must have dtype {np.dtype(dtype).name}, "
                                  f"got {arr.dtype.name}")
@@ -105,9 +120,14 @@ class Session:
             want = self.overrides.get(name, shape)
             if len(arr.shape) != len(want) or any(w is not None and w != a
                                                   for w, a in zip(want, arr.shape)):
+                batch_only = (len(arr.shape) == len(want) and arr.shape
+                              and all(w is None or w == a for w, a in
+                                      zip(want[1:], arr.shape[1:])))
+                hint = (f"; only the batch differs: give --batch {arr.shape[0]} (input_shapes "
+                        "in the Python API)" if batch_only else "")
                 raise InputError(f"input {name!r} must have shape "
                                  f"{tuple('?' if w is None else w for w in want)}, "
-                                 f"got {arr.shape}")
+                                 f"got {arr.shape}{hint}")
             shapes[name] = arr.shape
             arrays[name] = np.ascontiguousarray(arr, np.float32)
         return shapes, values, arrays

@@ -5,7 +5,10 @@ from __future__ import annotations
 import importlib.util
 import json
 
+import numpy as np
+import onnx
 import pytest
+from onnx import TensorProto, helper
 
 from conftest import assert_one_line_error, boda
 
@@ -72,3 +75,50 @@ def test_an_unwritable_output_is_refused_before_measuring(tiny, tmp_path):
     res = boda("bench", "--model", tiny, "--against", "onnxruntime", "--out", blocker / "sub")
     assert_one_line_error(res, "cannot create")
     assert "boda bench: compiling" not in res.stderr
+
+
+ACTS = [(), ("relu",), ("leakyrelu", 0.1), ("sigmoid",), ("clip", 0.0, 6.0),
+        ("clip", float("-inf"), 0.5)]
+
+
+@pytest.mark.parametrize("act", ACTS, ids=lambda a: "-".join(map(str, a)) or "none")
+def test_the_onnxruntime_layer_reference_computes_every_fused_activation(act):
+    """Each activation the runtime fuses into a conv is expressed in onnxruntime's one-layer
+    model: its output equals the numpy reference of the same Problem."""
+    from boda.compare.onnxruntime import conv_model
+    from boda.compare.onnxruntime import session as ort_session
+    from boda.ir.numpy_reference import random_inputs, reference
+    from boda.ir.problems import Conv
+    from conftest import assert_close
+    p = Conv(n=1, c=4, m=6, in_size=(7, 7), kernel=(3, 3), stride=(1, 1), pad_begin=(1, 1),
+             pad_end=(1, 1), dilation=(1, 1), group=1, bias=True, act=act)
+    inputs = random_inputs(p, seed=3)
+    [out] = ort_session(conv_model(p, inputs)).run(None, {"x": inputs[0]})
+    assert_close(out, reference(p, *inputs))
+
+
+def test_bench_runs_on_a_model_whose_convs_fuse_clip_and_sigmoid(tmp_path):
+    """MobileNet's Conv+Clip(0, 6) (ReLU6) once stopped `boda bench` with an assertion."""
+    rng = np.random.default_rng(0)
+    w = [onnx.numpy_helper.from_array(rng.standard_normal(s).astype(np.float32), f"w{k}")
+         for k, s in enumerate([(8, 3, 3, 3), (8, 8, 1, 1)])]
+    lo, hi = (onnx.numpy_helper.from_array(np.array(v, np.float32), n)
+              for n, v in (("lo", 0.0), ("hi", 6.0)))
+    nodes = [helper.make_node("Conv", ["x", "w0"], ["c0"], pads=[1, 1, 1, 1]),
+             helper.make_node("Clip", ["c0", "lo", "hi"], ["r0"]),
+             helper.make_node("Conv", ["r0", "w1"], ["c1"]),
+             helper.make_node("Sigmoid", ["c1"], ["y"])]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT,
+                                                                      [1, 3, 12, 12])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT,
+                                                         [1, 8, 12, 12])], w + [lo, hi])
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]),
+              tmp_path / "m.onnx")
+    res = boda("bench", "--model", tmp_path / "m.onnx", "--device", "cpu", "--against",
+               "onnxruntime", "--repeat", "2", "--untuned", "--json", tmp_path / "r.json")
+    assert res.returncode == 0, res.stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert [x["signature"].split("act=")[1] for x in report["layers"]] == ["clip-0.0-6.0)",
+                                                                            "sigmoid)"]
+    assert all(x["reference_ms"]["onnxruntime"] > 0 for x in report["layers"])
+    assert {n["engine"]: n["max_rel_diff"] for n in report["network"]}["onnxruntime"] <= 1e-4

@@ -10,7 +10,7 @@ import pytest
 from onnx import TensorProto, helper
 
 from boda.frontend import zoo
-from conftest import assert_one_line_error, boda
+from conftest import assert_close, assert_one_line_error, boda, ort_run
 
 
 def test_run_prints_top5_and_matches_onnxruntime(tiny, tmp_path):
@@ -86,10 +86,93 @@ def test_wrong_input_shape(tmp_path, tiny):
                           "shape", "(1, 3, 16, 16)")
 
 
-def test_wrong_input_dtype(tmp_path, tiny):
-    np.save(tmp_path / "x.npy", np.ones((1, 3, 16, 16), np.float64))
+def test_float64_and_float16_inputs_are_cast_with_a_note_and_integers_refused(tmp_path, tiny):
+    x = np.random.default_rng(1).standard_normal((1, 3, 16, 16))
+    ref = ort_run(onnx.load(tiny), {"x": x.astype(np.float32)})[0]
+    for dtype in (np.float64, np.float16):
+        np.save(tmp_path / "x.npy", x.astype(dtype))
+        res = boda("run", "--model", tiny, "--input", tmp_path / "x.npy", "--repeat", "3",
+                   "--output", tmp_path / "y.npy")
+        assert res.returncode == 0, res.stderr
+        notes = [ln for ln in res.stderr.splitlines() if ln.startswith("boda: note:")]
+        assert len(notes) == 1 and np.dtype(dtype).name in notes[0], res.stderr  # said once
+        tol = 1e-4 if dtype == np.float64 else 3e-3  # float16 rounds the input itself
+        assert_close(np.load(tmp_path / "y.npy"), ref, tol)
+    np.save(tmp_path / "x.npy", np.ones((1, 3, 16, 16), np.int64))
     assert_one_line_error(boda("run", "--model", tiny, "--input", tmp_path / "x.npy"),
-                          "dtype", "float32")
+                          "'x' is int64", "float32")
+
+
+def test_an_input_differing_only_in_batch_points_at_batch(tmp_path, tiny):
+    np.save(tmp_path / "x.npy", np.ones((4, 3, 16, 16), np.float32))
+    assert_one_line_error(boda("run", "--model", tiny, "--input", tmp_path / "x.npy"),
+                          "(1, 3, 16, 16)", "only the batch differs", "--batch 4")
+
+
+def test_inputs_and_outputs_described_as_onnxruntime_does(tiny):
+    import onnxruntime as ort
+
+    import boda as api
+    ours, theirs = api.compile(str(tiny)), ort.InferenceSession(str(tiny))
+    for mine, ref in ((ours.get_inputs(), theirs.get_inputs()),
+                      (ours.get_outputs(), theirs.get_outputs())):
+        assert [(a.name, tuple(a.shape), a.type) for a in mine] == \
+            [(b.name, tuple(b.shape), b.type) for b in ref]
+
+
+def test_every_missing_op_is_named_at_once(tmp_path):
+    nodes = [helper.make_node("HardSwish", ["x"], ["a"], name="hs1"),
+             helper.make_node("Relu", ["a"], ["b"], name="r"),
+             helper.make_node("HardSwish", ["b"], ["c"], name="hs2"),
+             helper.make_node("Mish", ["c"], ["y"], name="mish"),
+             helper.make_node("Erf", ["x"], ["z"], name="erf1")]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT,
+                                                                      [1, 2, 4, 4])],
+                          [helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, 2, 4, 4])
+                           for n in ("y", "z")])
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 18)]),
+              tmp_path / "m.onnx")
+    for command in ("run", "ops"):
+        assert_one_line_error(boda(command, "--model", tmp_path / "m.onnx"),
+                              "'HardSwish' x2 (first in node 'hs1')",
+                              "'Mish' x1 (first in node 'mish')",
+                              "'Erf' x1 (first in node 'erf1')", "opset 18")
+
+
+def test_an_opset_newer_than_boda_knows_is_refused(tmp_path):
+    g = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])])
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 99)]),
+              tmp_path / "m.onnx")
+    assert_one_line_error(boda("run", "--model", tmp_path / "m.onnx"), "opset 99",
+                          "newer than any this boda knows")
+
+
+def test_arguments_are_checked_before_work_starts(tmp_path, tiny):
+    for args in (("run", "--batch", "0"), ("ops", "--batch", "-3"), ("tune", "--batch", "0"),
+                 ("bench", "--batch", "0"), ("db", "show", "--batch", "0")):
+        assert_one_line_error(boda(*args, "--model", tiny), "--batch must be at least 1")
+    for command in ("run", "bench"):
+        assert_one_line_error(boda(command, "--model", tiny, "--repeat", "0"),
+                              "--repeat must be at least 1")
+    assert_one_line_error(boda("tune", "--model", tiny, "--workers", "0"), "--workers")
+    for output, words in ((tmp_path / "nope" / "y.npy", ("does not exist",)),
+                          (tmp_path / "y.txt", (".npy or .npz",))):
+        res = boda("run", "--model", tiny, "--output", output)
+        assert_one_line_error(res, *words)
+        assert "time:" not in res.stdout  # refused before the run
+    assert_one_line_error(boda("db", "export", tmp_path / "nope" / "e.json", "--db",
+                               tmp_path / "t.sqlite"), "does not exist")
+
+
+def test_db_takes_its_database_before_or_after_the_action(tmp_path, tiny):
+    path = tmp_path / "t.sqlite"
+    assert boda("tune", "--model", tiny, "--budget", "3", "--db", path, "--quiet",
+                "--workers", "1").returncode == 0
+    before, after = boda("db", "--db", path, "list"), boda("db", "list", "--db", path)
+    assert before.returncode == 0 and after.returncode == 0, before.stderr
+    assert str(path) in before.stdout and before.stdout == after.stdout
 
 
 def test_unknown_device(tiny):

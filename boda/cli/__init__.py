@@ -6,8 +6,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 
-from ..errors import BodaError
+from ..errors import BodaError, BodaWarning
 from ..version import __version__
 from . import commands, db as db_commands
 
@@ -45,13 +46,24 @@ def _dtype_option(parser):
                              "float32 arithmetic; tuned separately")
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None,
+                  _default=warnings.showwarning):
+    """A BodaWarning is one `boda: note:` line; any other warning as Python shows it."""
+    if issubclass(category, BodaWarning):
+        print(f"boda: note: {message}", file=sys.stderr)
+    else:
+        _default(message, category, filename, lineno, file, line)
+
+
 def main(argv=None) -> int:
+    warnings.showwarning = _show_warning
     parser = _parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
     try:
+        check_counts(args)
         return args.func(args) or 0
     except BodaError as exc:
         print(f"boda: error: {exc}", file=sys.stderr)
@@ -68,6 +80,14 @@ def main(argv=None) -> int:
         print(f"boda: internal error: {type(exc).__name__}: {exc} "
               "(set BODA_DEBUG=1 for the traceback)", file=sys.stderr)
         return 3
+
+
+def check_counts(args):
+    """Counts that must be at least 1, refused before any work starts."""
+    for name in ("batch", "repeat", "workers"):
+        value = getattr(args, name, None)
+        if value is not None and value < 1:
+            raise BodaError(f"--{name} must be at least 1, not {value}")
 
 
 def _parser():
@@ -229,7 +249,8 @@ def _parser():
     x.add_argument("--failures", action="store_true",
                    help="delete failed trials too, so tuning tries them again")
     x.set_defaults(func=db_commands.cmd_prune)
+    db.add_argument("--db", help=DB_HELP)  # before the action (db --db F list) or after it
     for x in dsub.choices.values():
-        x.add_argument("--db", help=DB_HELP)
+        x.add_argument("--db", help=DB_HELP, default=argparse.SUPPRESS)
     db.set_defaults(func=lambda args: db.print_help() or 2)
     return p

@@ -22,6 +22,16 @@ def select_device_arg(args):
                          remote=args.remote)
 
 
+def check_output_file(path: str, suffixes: tuple = (), what: str = ""):
+    """Refuse, before any work, an output file in a missing folder or (with `suffixes`)
+    with the wrong suffix."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise BodaError(f"cannot write {path}: the folder {folder} does not exist")
+    if suffixes and not path.endswith(suffixes):
+        raise BodaError(f"{path}: give a file ending in {' or '.join(suffixes)} ({what})")
+
+
 def load_model_arg(path):
     from ..frontend.onnx_file import load_model
     return load_model(path)
@@ -100,8 +110,6 @@ def cmd_zoo(args):
         for name, (_, desc) in zoo.MODELS.items():
             print(f"{name:15s} {desc}")
         return 0
-    if args.batch < 1:
-        raise BodaError("--batch must be at least 1")
     import onnx
     model = zoo.build(args.name, batch=args.batch, seed=args.seed)
     out = args.output or f"{args.name}.onnx"
@@ -116,6 +124,9 @@ def cmd_run(args):
     from ..frontend.image import load_image
     from ..frontend.onnx_file import batch_shapes
     from ..session import Session
+    if args.output:
+        check_output_file(args.output, (".npy", ".npz"),
+                          "one output as .npy, or every output as .npz")
     model = load_model_arg(args.model)  # parsed once; the Session takes the ModelProto
     sess = Session(model, select_device_arg(args),
                    batch_shapes(model, args.batch) if args.batch else None,
@@ -134,11 +145,11 @@ def cmd_run(args):
     outputs = sess.run(None, feeds)
     first = time.perf_counter() - t0
     times = []
-    for _ in range(max(1, args.repeat)):
+    for _ in range(args.repeat):
         t0 = time.perf_counter()
         outputs = sess.run(None, feeds)
         times.append(time.perf_counter() - t0)
-    names = sess.get_outputs()
+    names = [o.name for o in sess.get_outputs()]
     d = sess.device
     print(f"device: {d.name} ({d.family}, {d.platform})")
     print(f"time: {np.median(times) * 1e3:.2f} ms (median of {len(times)}; the first run "
@@ -202,10 +213,6 @@ def cmd_tune(args):
     from ..tuner.tune import Tuner, model_tasks, tune_tasks
     if args.budget <= 0:
         raise BodaError("--budget must be positive")
-    if args.batch is not None and args.batch < 1:
-        raise BodaError("--batch must be at least 1")
-    if args.workers < 1:
-        raise BodaError("--workers must be at least 1")
     model = load_model_arg(args.model)
     device = select_device_arg(args)
     require_dtype(device, args.dtype)
@@ -271,10 +278,6 @@ def cmd_bench(args):
 
     from ..compare import default_against, run_bench
     from ..compare.report import markdown, write_json, write_png
-    if args.batch is not None and args.batch < 1:
-        raise BodaError("--batch must be at least 1")
-    if args.repeat < 1:
-        raise BodaError("--repeat must be at least 1")
     device = select_device_arg(args)
     against = ([a.strip() for a in args.against.split(",") if a.strip()]
                if args.against is not None else default_against(device))

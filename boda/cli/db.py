@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 from ..errors import BodaError
-from .commands import load_model_arg, select_device_arg
+from .commands import check_output_file, load_model_arg, select_device_arg
 from .tables import params_text, table
 
 
@@ -55,6 +55,7 @@ def cmd_show(args):
 
 
 def cmd_export(args):
+    check_output_file(args.file)
     db = _open_db(args)
     data = db.export(trials=not args.winners_only)
     with open(args.file, "w") as f:

@@ -2,7 +2,7 @@
 
 Layers: torch's conv (cuDNN) in fp32 with TF32 off, timed with CUDA events, twice: with
 `cudnn.benchmark=False` (cuDNN's heuristic picks the algorithm) and with `benchmark=True,
-benchmark_limit=0` (cuDNN tries every algorithm and keeps the fastest). The layer's ReLU is
+benchmark_limit=0` (cuDNN tries every algorithm and keeps the fastest). The layer's activation is
 not included in cuDNN's time (boda's kernels fuse it, so this favours cuDNN).
 Whole network (torch_model.TorchModel): PyTorch eager, and the same captured in a CUDA graph.
 """
@@ -30,8 +30,8 @@ class Reference:
         torch.backends.cudnn.allow_tf32 = False
         self.version = (f"PyTorch {torch.__version__}, cuDNN {torch.backends.cudnn.version()}, "
                         f"{torch.cuda.get_device_name(self.dev)}")
-        self.note = ("cuDNN through PyTorch, fp32, TF32 off; conv with bias, ReLU not timed; "
-                     "CUDA events")
+        self.note = ("cuDNN through PyTorch, fp32, TF32 off; conv with bias, its activation "
+                     "not timed; CUDA events")
 
     def _events(self, fn, repeat: int) -> float:
         torch = self.torch

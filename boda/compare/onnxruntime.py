@@ -2,6 +2,7 @@
 model, and the whole network. Times are wall-clock medians of session.run."""
 from __future__ import annotations
 
+import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
@@ -19,18 +20,36 @@ def session(model, threads: int = THREADS):
                                 providers=["CPUExecutionProvider"])
 
 
+def activation_nodes(act: tuple, src: str, dst: str) -> tuple[list, list]:
+    """The ONNX nodes (and initializers) computing a fused activation (an ir.problems Act)
+    from `src` into `dst`: the layer's activation, as onnxruntime runs it."""
+    name, args = act[0], act[1:]
+    if name == "clip":
+        lo, hi = (onnx.numpy_helper.from_array(np.array(v, np.float32), f"{dst}_{k}")
+                  for k, v in (("min", args[0]), ("max", args[1])))
+        return [helper.make_node("Clip", [src, lo.name, hi.name], [dst])], [lo, hi]
+    if name == "leakyrelu":
+        return [helper.make_node("LeakyRelu", [src], [dst], alpha=args[0])], []
+    ops = {"relu": "Relu", "sigmoid": "Sigmoid"}
+    if name not in ops:
+        raise ValueError(f"no onnxruntime form for the activation {act!r}")
+    return [helper.make_node(ops[name], [src], [dst])], []
+
+
 def conv_model(p, inputs):
-    """The conv layer `p` (and its fused ReLU) as an ONNX model with its weights inside."""
+    """The conv layer `p` (and its fused activation) as an ONNX model with its weights
+    inside."""
     x, w, *b = inputs
     nodes = [helper.make_node(
         "Conv", ["x", "w"] + (["b"] if b else []), ["y" if not p.act else "c"],
         kernel_shape=list(p.kernel), strides=list(p.stride), dilations=list(p.dilation),
         pads=list(p.pad_begin) + list(p.pad_end), group=p.group)]
-    if p.act:
-        assert p.act == ("relu",), p.act
-        nodes.append(helper.make_node("Relu", ["c"], ["y"]))
     inits = [onnx.numpy_helper.from_array(w, "w")] + (
         [onnx.numpy_helper.from_array(b[0], "b")] if b else [])
+    if p.act:
+        more, consts = activation_nodes(p.act, "c", "y")
+        nodes += more
+        inits += consts
     graph = helper.make_graph(
         nodes, "layer", [helper.make_tensor_value_info("x", TensorProto.FLOAT, x.shape)],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, p.out_shape)], inits)
@@ -46,7 +65,7 @@ class Reference:
         self.version = onnxruntime.__version__
 
     def time_layer(self, problem, inputs, repeat: int) -> dict:
-        """Seconds of one conv layer (with its fused ReLU), by variant."""
+        """Seconds of one conv layer (with its fused activation), by variant."""
         sess = session(conv_model(problem, inputs))
         feed = {"x": inputs[0]}
         return {"onnxruntime": median_seconds(lambda: sess.run(None, feed), repeat)}

@@ -31,7 +31,8 @@ def markdown(report: dict, command: str = "") -> str:
               "conv layers use a tuned kernel, the rest the family default.", ""]
     for name, r in report["references"].items():
         lines.append(f"- {name}: {r['note']}")
-    lines += ["- boda per layer: device-event time of the layer's kernel alone (ReLU fused); "
+    lines += ["- boda per layer: device-event time of the layer's kernel alone (activation "
+              "fused); "
               "whole network: wall clock, inputs uploaded and outputs read back", "",
               "## Conv layers", "",
               "| layer | problem | kernel (chosen by) | GFLOP | boda ms | GFLOP/s | % peak | "

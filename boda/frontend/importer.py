@@ -16,9 +16,10 @@ from onnx import numpy_helper
 from ..errors import BodaError, InputError, UnsupportedModelError
 from .graph import Graph, Node, Tensor
 from .onnx_file import first_line, input_specs, opset_of
-from .ops import NO_FOLD, OPS, unsupported
+from .ops import NO_FOLD, OPS, unsupported_ops
 
 MIN_OPSET = 7
+MAX_OPSET = onnx.defs.onnx_opset_version()  # the newest opset the installed onnx knows
 
 
 class Importer:
@@ -30,6 +31,8 @@ class Importer:
         self.shapes = shapes
         self.values = values
         self.extra_outputs: list[str] = []  # Dropout masks, MaxPool indices, ...
+        self.missing: dict[str, list[str]] = {}  # unsupported op -> the nodes using it
+        self.unknown: set[str] = set()  # tensors computed by unsupported nodes
 
     # -- helpers used by the op handlers ------------------------------------------------
     def tensor(self, name: str) -> Tensor:
@@ -69,6 +72,10 @@ class Importer:
         if self.opset < MIN_OPSET:
             raise UnsupportedModelError(
                 f"opset {self.opset} is not supported (boda supports opsets {MIN_OPSET}+)")
+        if self.opset > MAX_OPSET:
+            raise UnsupportedModelError(
+                f"the model's opset {self.opset} is newer than any this boda knows (opsets "
+                f"{MIN_OPSET} to {MAX_OPSET}); re-export it at opset {MAX_OPSET} or lower")
         g = self.g
         for init in self.model.graph.initializer:
             arr = numpy_helper.to_array(init)
@@ -86,6 +93,8 @@ class Importer:
             g.inputs.append(name)
         for node in self.model.graph.node:
             self.convert(node)
+        if self.missing:
+            raise unsupported_ops(self.missing, self.opset)
         for out in self.model.graph.output:
             name = self.alias.get(out.name, out.name)
             if name not in g.tensors:
@@ -94,8 +103,15 @@ class Importer:
         return g
 
     def convert(self, node):
-        if node.domain not in ("", "ai.onnx"):
-            raise unsupported(node, self.opset, f"domain {node.domain!r}")
+        """Import one node. A node of an op boda lacks is noted, not fatal, and so is every
+        node downstream of one, so that the error names every missing op at once."""
+        domain = node.domain not in ("", "ai.onnx")
+        if domain or any(self.alias.get(i, i) in self.unknown for i in node.input if i):
+            if domain or node.op_type not in OPS:
+                op = f"{node.domain}.{node.op_type}" if domain else node.op_type
+                self.missing.setdefault(op, []).append(node.name or node.output[0])
+            self.unknown.update(o for o in node.output if o)
+            return
         for i in node.input:
             if i and self.alias.get(i, i) not in self.g.tensors:
                 raise BodaError(f"{node.op_type} node {node.name!r} reads {i!r}, "
@@ -105,7 +121,9 @@ class Importer:
             return self.fold(node)
         handler = OPS.get(node.op_type)
         if handler is None:
-            raise unsupported(node, self.opset)
+            self.missing.setdefault(node.op_type, []).append(node.name or node.output[0])
+            self.unknown.update(o for o in node.output if o)
+            return
         handler(self, node)
         self.extra_outputs += [o for o in node.output[1:] if o]
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from typing import NamedTuple
 
 import numpy as np
 import onnx
@@ -49,18 +50,36 @@ def opset_of(model: onnx.ModelProto) -> int:
     return 1
 
 
-def input_specs(model: onnx.ModelProto) -> list[tuple[str, tuple, np.dtype]]:
+class TensorSpec(NamedTuple):
+    """A model input or output as onnxruntime's get_inputs()/get_outputs() describe it:
+    `.name`, `.shape` (None for a symbolic or unknown dim), `.type` ("tensor(float)"); and
+    the numpy `.dtype` (None where the model does not say)."""
+    name: str
+    shape: tuple
+    dtype: np.dtype | None
+
+    @property
+    def type(self) -> str:
+        names = {"float32": "float", "float64": "double"}
+        kind = "unknown" if self.dtype is None else names.get(self.dtype.name, self.dtype.name)
+        return f"tensor({kind})"
+
+
+def _spec(vi) -> TensorSpec:
+    tt = vi.type.tensor_type
+    shape = tuple(d.dim_value if d.HasField("dim_value") else None for d in tt.shape.dim)
+    dtype = onnx.helper.tensor_dtype_to_np_dtype(tt.elem_type) if tt.elem_type else None
+    return TensorSpec(vi.name, shape, np.dtype(dtype) if dtype is not None else None)
+
+
+def input_specs(model: onnx.ModelProto) -> list[TensorSpec]:
     """(name, shape with None for symbolic dims, dtype) of each runtime input."""
     inits = {i.name for i in model.graph.initializer}
-    specs = []
-    for vi in model.graph.input:
-        if vi.name in inits:
-            continue
-        tt = vi.type.tensor_type
-        shape = tuple(d.dim_value if d.HasField("dim_value") else None for d in tt.shape.dim)
-        dtype = onnx.helper.tensor_dtype_to_np_dtype(tt.elem_type) if tt.elem_type else None
-        specs.append((vi.name, shape, np.dtype(dtype) if dtype is not None else None))
-    return specs
+    return [_spec(vi) for vi in model.graph.input if vi.name not in inits]
+
+
+def output_specs(model: onnx.ModelProto) -> list[TensorSpec]:
+    return [_spec(vi) for vi in model.graph.output]
 
 
 def batch_shapes(model, batch: int | None) -> dict:

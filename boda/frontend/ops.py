@@ -11,11 +11,24 @@ from ..ir.problems import broadcast_shapes, conv_out_size
 from ..ir.views import numel
 from .graph import Tensor
 
-def unsupported(node, opset, why=None) -> UnsupportedModelError:
-    what = why or f"op {node.op_type!r}"
+def unsupported(node, opset, why: str) -> UnsupportedModelError:
+    """A node whose op is supported but not with these attributes or inputs."""
     return UnsupportedModelError(
-        f"unsupported {what} in node {node.name or node.output[0]!r} (opset {opset}); "
+        f"unsupported {why} in node {node.name or node.output[0]!r} (opset {opset}); "
         f"supported ops: {', '.join(sorted(OPS))}")
+
+
+def unsupported_ops(missing: dict, opset: int) -> UnsupportedModelError:
+    """One line naming every op the model uses that boda lacks (op -> the nodes using it),
+    each with its count and its first node."""
+    if len(missing) == 1 and len(next(iter(missing.values()))) == 1:
+        [(op, [name])] = missing.items()
+        what = f"unsupported op {op!r} in node {name!r}"
+    else:
+        what = "unsupported ops " + ", ".join(
+            f"{op!r} x{len(names)} (first in node {names[0]!r})" for op, names in missing.items())
+    return UnsupportedModelError(f"{what} (opset {opset}); supported ops: "
+                                 f"{', '.join(sorted(OPS))}")
 
 
 def _attr(node, name, default=None):
