@@ -224,3 +224,114 @@ def test_concat_in_place_with_graph_input_and_strided_reshape(batch, device):
         assert_close(out, ref)
     plan = make_plan(optimize(import_model(model)))
     assert [s.problem.kind for s in plan.steps].count("eltwise") == (2 if batch > 1 else 1)
+
+
+ACTIVATIONS = [  # (ONNX op, attributes, opset, needs a positive input)
+    ("HardSigmoid", {"alpha": 0.3, "beta": 0.4}, 13, False), ("HardSigmoid", {}, 13, False),
+    ("HardSwish", {}, 14, False), ("Tanh", {}, 13, False), ("Elu", {"alpha": 0.7}, 13, False),
+    ("Selu", {}, 13, False), ("Gelu", {}, 20, False), ("Gelu", {"approximate": "tanh"}, 20, False),
+    ("Softplus", {}, 13, False), ("Softsign", {}, 13, False), ("Mish", {}, 18, False),
+    ("Erf", {}, 13, False), ("Exp", {}, 13, False), ("Neg", {}, 13, False),
+    ("Abs", {}, 13, False), ("Log", {}, 13, True), ("Sqrt", {}, 13, True),
+    ("Reciprocal", {}, 13, True), ("Pow", {}, 13, True)]
+
+
+def _conv_act_model(op, attrs, opset, positive):
+    """x -> Conv -> op -> y, with positive weights and inputs where op needs them."""
+    rng = np.random.default_rng(7)
+    w = rng.standard_normal((6, 4, 3, 3)).astype(np.float32)
+    w = np.abs(w) if positive else w
+    consts = [numpy_helper.from_array(w, "w")]
+    act_inputs = ["c"]
+    if op == "Pow":
+        consts.append(numpy_helper.from_array(np.array(1.7, np.float32), "e"))
+        act_inputs.append("e")
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node(op, act_inputs, ["y"], **attrs)]
+    graph = helper.make_graph(nodes, "t", [helper.make_tensor_value_info(
+        "x", TensorProto.FLOAT, [1, 4, 9, 9])], [helper.make_tensor_value_info(
+            "y", TensorProto.FLOAT, [1, 6, 9, 9])], consts)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+
+
+@pytest.mark.parametrize("op,attrs,opset,positive", ACTIVATIONS,
+                         ids=[f"{a[0]}-{k}" for k, a in enumerate(ACTIVATIONS)])
+def test_activation_fused_into_conv_and_alone(op, attrs, opset, positive, device):
+    """Each activation joins the conv that produces its input (one kernel), and matches
+    onnxruntime there and as a kernel of its own."""
+    model = _conv_act_model(op, attrs, opset, positive)
+    x = np.random.default_rng(8).standard_normal((1, 4, 9, 9)).astype(np.float32)
+    x = np.abs(x) + 0.1 if positive else x
+    steps = make_plan(optimize(import_model(model))).steps
+    assert [s.problem.kind for s in steps] == ["conv"] and steps[0].problem.act
+    assert_close(boda.compile(model, device).run(None, {"x": x})[0],
+                 ort_run(model, {"x": x})[0], 2e-4)
+    alone = one_node_model(op, [("x", [2, 3, 5])], attrs, opset,
+                           consts=[("e", np.array(1.7, np.float32))] if op == "Pow" else ())
+    v = np.random.default_rng(9).standard_normal((2, 3, 5)).astype(np.float32)
+    v = np.abs(v) + 0.1 if positive else v
+    assert_close(boda.compile(alone, device).run(None, {"x": v})[0], ort_run(alone, {"x": v})[0])
+
+
+@pytest.mark.parametrize("op", ["ReduceMean", "ReduceMax"])
+@pytest.mark.parametrize("opset", [13, 18])
+@pytest.mark.parametrize("axes,keepdims", [([2, 3], 1), ([-1, -2], 0), ([3, 2], 1)])
+def test_reduce_over_the_spatial_axes_is_a_global_pool(op, opset, axes, keepdims, device):
+    attrs = {"keepdims": keepdims}
+    consts = ()
+    if opset < 18:
+        attrs["axes"] = axes
+    else:
+        consts = [("axes", np.array(axes, np.int64))]
+    model = one_node_model(op, [("x", [2, 5, 6, 7])], attrs, opset, consts)
+    steps = make_plan(optimize(import_model(model))).steps
+    pooled = one_node_model("GlobalAveragePool" if op == "ReduceMean" else "GlobalMaxPool",
+                            [("x", [2, 5, 6, 7])], {})
+    assert [s.problem for s in steps] == [s.problem for s in
+                                          make_plan(optimize(import_model(pooled))).steps]
+    x = np.random.default_rng(1).standard_normal((2, 5, 6, 7)).astype(np.float32)
+    assert_close(boda.compile(model, device).run(None, {"x": x})[0], ort_run(model, {"x": x})[0])
+
+
+def test_reduce_over_other_axes_is_refused_in_one_line():
+    from boda.errors import UnsupportedModelError
+    model = one_node_model("ReduceMean", [("x", [2, 5, 6])], {"axes": [1]})
+    with pytest.raises(UnsupportedModelError, match=r"ReduceMean over axes \[1\]"):
+        import_model(model)
+
+
+@pytest.mark.parametrize("slope", [(5, 1, 1), (1,), ()])
+def test_prelu(slope, device):
+    s = np.random.default_rng(2).standard_normal(slope).astype(np.float32)
+    check_model(one_node_model("PRelu", [("x", [2, 5, 3, 4])], {}, 9, consts=[("s", s)]),
+                device)
+
+
+def test_pow_with_a_tensor_exponent(device):
+    model = one_node_model("Pow", [("x", [3, 4]), ("e", [4])], {})
+    feeds = {"x": np.abs(np.random.default_rng(3).standard_normal((3, 4))).astype(np.float32),
+             "e": np.random.default_rng(4).standard_normal(4).astype(np.float32)}
+    assert_close(boda.compile(model, device).run(None, feeds)[0], ort_run(model, feeds)[0])
+
+
+def test_squeeze_excitation_block(device):
+    """MobileNetV3's squeeze-excitation: ReduceMean -> 1x1 Conv -> Relu -> 1x1 Conv ->
+    HardSigmoid -> Mul (broadcast over the spatial axes), after a HardSwish conv."""
+    rng = np.random.default_rng(5)
+    ws = [numpy_helper.from_array(rng.standard_normal(s).astype(np.float32) * 0.5, f"w{k}")
+          for k, s in enumerate([(16, 3, 3, 3), (4, 16, 1, 1), (16, 4, 1, 1)])]
+    axes = numpy_helper.from_array(np.array([2, 3], np.int64), "axes")
+    nodes = [helper.make_node("Conv", ["x", "w0"], ["c0"], pads=[1, 1, 1, 1]),
+             helper.make_node("HardSwish", ["c0"], ["a"]),
+             helper.make_node("ReduceMean", ["a", "axes"], ["m"], keepdims=1),
+             helper.make_node("Conv", ["m", "w1"], ["c1"]),
+             helper.make_node("Relu", ["c1"], ["r1"]),
+             helper.make_node("Conv", ["r1", "w2"], ["c2"]),
+             helper.make_node("HardSigmoid", ["c2"], ["g"], alpha=1 / 6, beta=0.5),
+             helper.make_node("Mul", ["a", "g"], ["y"])]
+    graph = helper.make_graph(nodes, "se", [helper.make_tensor_value_info(
+        "x", TensorProto.FLOAT, [1, 3, 12, 12])], [helper.make_tensor_value_info(
+            "y", TensorProto.FLOAT, [1, 16, 12, 12])], ws + [axes])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    x = rng.standard_normal((1, 3, 12, 12)).astype(np.float32)
+    assert_close(boda.compile(model, device).run(None, {"x": x})[0], ort_run(model, {"x": x})[0])

@@ -6,7 +6,10 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
+from ..ir.activations import ACTIVATIONS
 from .timing import median_seconds
+
+OPSET = 20  # Gelu's first opset; Conv is the same from opset 11
 
 THREADS = 2
 
@@ -21,19 +24,22 @@ def session(model, threads: int = THREADS):
 
 
 def activation_nodes(act: tuple, src: str, dst: str) -> tuple[list, list]:
-    """The ONNX nodes (and initializers) computing a fused activation (an ir.problems Act)
+    """The ONNX nodes (and initializers) computing a fused activation (ir/activations.py)
     from `src` into `dst`: the layer's activation, as onnxruntime runs it."""
-    name, args = act[0], act[1:]
-    if name == "clip":
-        lo, hi = (onnx.numpy_helper.from_array(np.array(v, np.float32), f"{dst}_{k}")
-                  for k, v in (("min", args[0]), ("max", args[1])))
+    spec, params = ACTIVATIONS[act[0]], act[1:]
+
+    def const(name, value):
+        return onnx.numpy_helper.from_array(np.array(value, np.float32), f"{dst}_{name}")
+    if spec.name == "clip":
+        lo, hi = const("min", params[0]), const("max", params[1])
         return [helper.make_node("Clip", [src, lo.name, hi.name], [dst])], [lo, hi]
-    if name == "leakyrelu":
-        return [helper.make_node("LeakyRelu", [src], [dst], alpha=args[0])], []
-    ops = {"relu": "Relu", "sigmoid": "Sigmoid"}
-    if name not in ops:
-        raise ValueError(f"no onnxruntime form for the activation {act!r}")
-    return [helper.make_node(ops[name], [src], [dst])], []
+    if spec.name == "pow":
+        e = const("exponent", params[0])
+        return [helper.make_node("Pow", [src, e.name], [dst])], [e]
+    attrs = {attr: value for (attr, _), value in zip(spec.params, params)}
+    if spec.name == "gelu_tanh":
+        attrs["approximate"] = "tanh"
+    return [helper.make_node(spec.onnx, [src], [dst], **attrs)], []
 
 
 def conv_model(p, inputs):
@@ -53,7 +59,8 @@ def conv_model(p, inputs):
     graph = helper.make_graph(
         nodes, "layer", [helper.make_tensor_value_info("x", TensorProto.FLOAT, x.shape)],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, p.out_shape)], inits)
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
+                             ir_version=9)
 
 
 class Reference:

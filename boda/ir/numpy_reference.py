@@ -6,21 +6,8 @@ import itertools
 
 import numpy as np
 
+from .activations import apply
 from .problems import Conv, Eltwise, Lrn, MatMul, Pad, Pool, Problem, Softmax, Transpose
-
-
-def activation(act: tuple, x: np.ndarray) -> np.ndarray:
-    if not act:
-        return x
-    if act[0] == "relu":
-        return np.maximum(x, 0)
-    if act[0] == "leakyrelu":
-        return np.where(x >= 0, x, x * act[1])
-    if act[0] == "clip":
-        return np.clip(x, act[1], act[2])
-    if act[0] == "sigmoid":
-        return 1 / (1 + np.exp(-x))
-    raise ValueError(act)
 
 
 def _windows(p, x, fill):
@@ -52,7 +39,7 @@ def conv(p: Conv, x, w, b=None):
                 "nc...,mc->nm...", win[:, g * cg:(g + 1) * cg], wk[g * mg:(g + 1) * mg])
     if b is not None:
         out += b.reshape((1, -1) + (1,) * len(p.in_size))
-    return activation(p.act, out).astype(np.float32)
+    return apply(p.act, out).astype(np.float32)
 
 
 def pool(p: Pool, x):
@@ -76,7 +63,7 @@ def pool(p: Pool, x):
             cnt = ((pos >= lo) & (pos < hi)).sum(axis=1)
             count = count * cnt.reshape((-1,) + (1,) * (len(p.in_size) - d - 1))
         out = total / np.maximum(count, 1)
-    return activation(p.act, out).astype(np.float32)
+    return apply(p.act, out).astype(np.float32)
 
 
 def matmul(p: MatMul, a, b, c=None):
@@ -88,16 +75,18 @@ def matmul(p: MatMul, a, b, c=None):
     out = p.alpha * np.matmul(a, b)
     if c is not None:
         out = out + p.beta * c
-    return activation(p.act, out).astype(np.float32)
+    return apply(p.act, out).astype(np.float32)
 
 
 def eltwise(p: Eltwise, *xs):
     xs = [x.astype(np.float64) for x in xs]
     ops = {"copy": lambda a: a, "add": np.add, "sub": np.subtract, "mul": np.multiply,
            "div": np.divide, "max": np.maximum, "min": np.minimum,
-           "sum": lambda *a: sum(a), "muladd": lambda a, b, c: a * b + c}
-    out = np.broadcast_to(ops[p.op](*xs), p.shape)
-    return activation(p.act, out).astype(np.float32)
+           "sum": lambda *a: sum(a), "muladd": lambda a, b, c: a * b + c,
+           "prelu": lambda a, s: np.where(a >= 0, a, a * s), "pow": np.power}
+    with np.errstate(all="ignore"):  # pow of a negative base is NaN, as in the kernel
+        out = np.broadcast_to(ops[p.op](*xs), p.shape)
+    return apply(p.act, out).astype(np.float32)
 
 
 def softmax(p: Softmax, x):

@@ -6,8 +6,9 @@ layers produce equal Problems and so share tuning results. `signature` is the ca
 string used as the tuning-database key; `flops` and `bytes` feed cost estimates and reports.
 
 Operand order is fixed per kind (`in_shapes`) and is the order of kernel arguments after the
-output. Activations fused into a producer are an `Act` tuple: (), ("relu",),
-("leakyrelu", alpha), ("clip", lo, hi) or ("sigmoid",).
+output. Activations fused into a producer are an `Act` tuple: () or an activation's name
+and parameters, e.g. ("relu",), ("clip", lo, hi), ("hardsigmoid", alpha, beta) (the table
+is ir/activations.py).
 """
 from __future__ import annotations
 
@@ -186,7 +187,8 @@ class MatMul(Problem):
 @dataclass(frozen=True)
 class Eltwise(Problem):
     """Elementwise op over broadcast inputs, then an activation. `copy` with an activation is
-    a standalone Relu/Sigmoid/...; `muladd` (x * a + b) is a BatchNormalization not folded."""
+    a standalone Relu/Sigmoid/...; `muladd` (x * a + b) is a BatchNormalization not folded;
+    `prelu` is PRelu (x, slope), `pow` a Pow whose exponent is a tensor."""
     kind: ClassVar[str] = "eltwise"
     op: str
     shape: tuple

@@ -16,6 +16,7 @@ from pathlib import Path
 import jinja2
 
 from ..errors import UnsupportedModelError
+from ..ir.activations import ACTIVATIONS
 from ..ir.views import View, numel
 
 LANGS = ("opencl", "cuda")
@@ -55,10 +56,12 @@ def template_hash(name: str, dtype: str = "float32") -> str:
 
 
 def prelude(lang: str, dtype: str = "float32") -> str:
+    """The language prelude (the dialect's macros), then the float16 storage prelude, then
+    the activation functions (activations.j2)."""
     text = environment().get_template("prelude.j2").render(lang=lang)
     if dtype == "float16":
         text += "\n" + environment().get_template("prelude_fp16.j2").render(lang=lang)
-    return text
+    return text + "\n" + environment().get_template("activations.j2").render(lang=lang)
 
 
 def render_template(template: str, lang: str, **ctx) -> str:
@@ -125,7 +128,9 @@ def at_flat(view: View, flat: str) -> str:
 
 
 def act_expr(act: tuple, x: str) -> str:
-    """C expression applying a fused activation to expression `x`."""
+    """C expression applying a fused activation (ir/activations.py) to expression `x`:
+    relu, leakyrelu, sigmoid and clip inline, every other one as its activations.j2
+    function."""
     if not act:
         return x
     name = act[0]
@@ -143,7 +148,9 @@ def act_expr(act: tuple, x: str) -> str:
         if not math.isinf(hi):
             e = f"FMINF({e}, {flt(hi)})"
         return e
-    raise ValueError(f"unknown activation {act!r}")
+    if name not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {act!r}")
+    return f"boda_{name}({', '.join([x] + [flt(a) for a in act[1:]])})"
 
 
 def cdiv(a: int, b: int) -> int:

@@ -1,0 +1,92 @@
+"""The handlers of the ops that only move or re-view data (Concat, Flatten, Reshape, Squeeze,
+Unsqueeze, Transpose) or read a shape (Shape, Size); ops.py holds the table of every op."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import BodaError
+from ..ir.views import numel
+from .graph import Tensor
+from .node_attrs import attr
+
+
+def op_concat(imp, node):
+    ins = imp.ins(node)
+    shapes = [imp.g.tensors[i].shape for i in ins]
+    rank = len(shapes[0])
+    axis = int(attr(node, "axis", 1 if imp.opset < 4 else None))
+    axis = axis + rank if axis < 0 else axis
+    for s in shapes:
+        if len(s) != rank or any(a != b for k, (a, b) in enumerate(zip(s, shapes[0]))
+                                 if k != axis):
+            raise BodaError(f"Concat node {node.name!r}: shapes {shapes} do not concatenate "
+                            f"on axis {axis}")
+    out = list(shapes[0])
+    out[axis] = sum(s[axis] for s in shapes)
+    for i in ins:  # constants reach the concat through a copy kernel
+        if imp.g.tensors[i].is_const:
+            imp.g.tensors[i] = Tensor(i, imp.g.tensors[i].shape, np.dtype(np.float32),
+                                      imp.g.tensors[i].value.astype(np.float32))
+    imp.add("concat", node, ins, out, {"axis": axis})
+
+
+def op_flatten(imp, node):
+    src = imp.ins(node)[0]
+    shape = imp.g.tensors[src].shape
+    axis = int(attr(node, "axis", 1))
+    axis = axis + len(shape) if axis < 0 else axis
+    imp.reshape(node, src, (numel(shape[:axis]), numel(shape[axis:])))
+
+
+def op_reshape(imp, node):
+    src = imp.ins(node)[0]
+    shape = imp.g.tensors[src].shape
+    target = [int(d) for d in imp.const(node, 1, "shape")]
+    allowzero = int(attr(node, "allowzero", 0))
+    out = [shape[i] if d == 0 and not allowzero else d for i, d in enumerate(target)]
+    if -1 in out:
+        known = numel(d for d in out if d != -1)
+        out[out.index(-1)] = numel(shape) // known if known else 0
+    if numel(out) != numel(shape):
+        raise BodaError(f"Reshape node {node.name!r}: cannot reshape {shape} to {target}")
+    imp.reshape(node, src, out)
+
+
+def _axes(imp, node, rank):
+    axes = attr(node, "axes", None) if imp.opset < 13 else imp.const(node, 1, "axes")
+    return None if axes is None else sorted(int(a) + rank if a < 0 else int(a) for a in axes)
+
+
+def op_squeeze(imp, node):
+    src = imp.ins(node)[0]
+    shape = imp.g.tensors[src].shape
+    axes = _axes(imp, node, len(shape))
+    out = [d for i, d in enumerate(shape) if (d != 1 if axes is None else i not in axes)]
+    imp.reshape(node, src, out)
+
+
+def op_unsqueeze(imp, node):
+    src = imp.ins(node)[0]
+    out = list(imp.g.tensors[src].shape)
+    rank = len(out) + len(attr(node, "axes", None) if imp.opset < 13
+                          else imp.const(node, 1, "axes"))
+    for a in _axes(imp, node, rank):
+        out.insert(a, 1)
+    imp.reshape(node, src, out)
+
+
+def op_transpose(imp, node):
+    src = imp.ins(node)[0]
+    shape = imp.g.tensors[src].shape
+    perm = tuple(attr(node, "perm", None) or reversed(range(len(shape))))
+    imp.add("transpose", node, [src], tuple(shape[p] for p in perm), {"perm": perm})
+
+
+def op_shape(imp, node):
+    shape = np.array(imp.tensor(node.input[0]).shape, np.int64)
+    if node.op_type == "Size":
+        value = np.array(shape.prod(), np.int64)
+    else:
+        start, end = attr(node, "start", 0), attr(node, "end", None)
+        value = shape[start:end]
+    imp.g.tensors[node.output[0]] = Tensor(node.output[0], value.shape, value.dtype, value)
