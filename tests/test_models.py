@@ -97,3 +97,11 @@ def test_zoo_other(name, device):
                                   "shufflenet", "zfnet512", "densenet121"])
 def test_other_light_models_random_weights(name, device):
     compare(with_random_weights(light(name)), device)
+
+
+@pytest.mark.parametrize("name", ["mobilenet_v2", "mobilenet_v3_small", "efficientnet_b0",
+                                  "squeezenext"])
+def test_zoo_mobile_families(name, device):
+    """The families deployed on phones and boards, with the op patterns PyTorch's exporter
+    writes (ReduceMean pools, HardSwish, HardSigmoid- and Sigmoid-gated SE, SiLU)."""
+    compare(zoo.build(name, batch=1, seed=4), device, seed=4)

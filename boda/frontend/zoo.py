@@ -1,81 +1,17 @@
 """Models built locally with onnx.helper and seeded random weights (nothing is downloaded).
 
 The topologies follow torchvision's: SqueezeNet 1.0 and 1.1, AlexNet, ResNet-18, and a
-MobileNet-v1-like net (depthwise convs, BatchNorm, ReLU6). Weights are He-scaled so
-activations stay in a sane range through the depth of the network.
+MobileNet-v1-like net (depthwise convs, BatchNorm, ReLU6); zoo_mobile.py has the families
+deployed on phones and boards (MobileNetV2, MobileNetV3-small, EfficientNet-B0, SqueezeNext).
+Weights are He-scaled so activations stay in a sane range through the depth of the network.
 """
 from __future__ import annotations
 
 import numpy as np
 import onnx
-from onnx import TensorProto, helper, numpy_helper
 
-OPSET = 13
-
-
-class _Builder:
-    def __init__(self, seed: int):
-        self.rng = np.random.default_rng(seed)
-        self.nodes, self.inits, self.count = [], [], 0
-
-    def name(self, prefix):
-        self.count += 1
-        return f"{prefix}{self.count}"
-
-    def weight(self, shape, fan_in, prefix="w"):
-        n = self.name(prefix)
-        w = (self.rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(np.float32)
-        self.inits.append(numpy_helper.from_array(w, n))
-        return n
-
-    def const(self, value, prefix="c"):
-        n = self.name(prefix)
-        self.inits.append(numpy_helper.from_array(np.asarray(value), n))
-        return n
-
-    def node(self, op, inputs, **attrs):
-        out = self.name(op.lower())
-        self.nodes.append(helper.make_node(op, inputs, [out], name=out, **attrs))
-        return out
-
-    def conv(self, x, cin, cout, k, stride=1, pad=0, group=1, bias=True):
-        w = self.weight((cout, cin // group, k, k), cin // group * k * k)
-        ins = [x, w]
-        if bias:
-            ins.append(self.const((self.rng.standard_normal(cout) * 0.05).astype(np.float32),
-                                  "b"))
-        return self.node("Conv", ins, kernel_shape=[k, k], strides=[stride, stride],
-                         pads=[pad] * 4, group=group)
-
-    def bn(self, x, c):
-        scale = self.const((1 + 0.1 * self.rng.standard_normal(c)).astype(np.float32), "g")
-        shift = self.const((0.1 * self.rng.standard_normal(c)).astype(np.float32), "beta")
-        mean = self.const((0.1 * self.rng.standard_normal(c)).astype(np.float32), "mean")
-        var = self.const((1 + 0.2 * self.rng.random(c)).astype(np.float32), "var")
-        return self.node("BatchNormalization", [x, scale, shift, mean, var], epsilon=1e-5)
-
-    def relu(self, x):
-        return self.node("Relu", [x])
-
-    def maxpool(self, x, k, s, pad=0, ceil=0):
-        return self.node("MaxPool", [x], kernel_shape=[k, k], strides=[s, s], pads=[pad] * 4,
-                         ceil_mode=ceil)
-
-    def linear(self, x, cin, cout):
-        w = self.weight((cout, cin), cin)
-        b = self.const((self.rng.standard_normal(cout) * 0.05).astype(np.float32), "b")
-        return self.node("Gemm", [x, w, b], transB=1)
-
-    def model(self, x_name, x_shape, out, out_shape, name):
-        graph = helper.make_graph(
-            self.nodes, name, [helper.make_tensor_value_info(x_name, TensorProto.FLOAT, x_shape)],
-            [helper.make_tensor_value_info(out, TensorProto.FLOAT, out_shape)], self.inits)
-        m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
-                              producer_name="boda.zoo")
-        m.ir_version = 8
-        onnx.checker.check_model(m)
-        return m
-
+from .zoo_builder import Builder
+from .zoo_mobile import MOBILE_MODELS
 
 def _fire(b, x, cin, squeeze, expand):
     s = b.relu(b.conv(x, cin, squeeze, 1))
@@ -85,7 +21,7 @@ def _fire(b, x, cin, squeeze, expand):
 
 
 def _squeezenet(version, batch, seed, classes=1000):
-    b = _Builder(seed)
+    b = Builder(seed)
     x = "data"
     if version == "1_0":
         h = b.maxpool(b.relu(b.conv(x, 3, 96, 7, stride=2)), 3, 2, ceil=1)
@@ -113,7 +49,7 @@ def squeezenet1_1(batch=1, seed=0):
 
 
 def alexnet(batch=1, seed=0):
-    b = _Builder(seed)
+    b = Builder(seed)
     h = b.maxpool(b.relu(b.conv("data", 3, 64, 11, stride=4, pad=2)), 3, 2)
     h = b.maxpool(b.relu(b.conv(h, 64, 192, 5, pad=2)), 3, 2)
     h = b.relu(b.conv(h, 192, 384, 3, pad=1))
@@ -127,7 +63,7 @@ def alexnet(batch=1, seed=0):
 
 
 def resnet18(batch=1, seed=0):
-    b = _Builder(seed)
+    b = Builder(seed)
     h = b.relu(b.bn(b.conv("data", 3, 64, 7, stride=2, pad=3, bias=False), 64))
     h = b.maxpool(h, 3, 2, pad=1)
     cin = 64
@@ -146,7 +82,7 @@ def resnet18(batch=1, seed=0):
 
 def mobilenet(batch=1, seed=0):
     """MobileNet-v1-like (width 0.5): depthwise 3x3 + pointwise 1x1, BatchNorm, ReLU6 (Clip)."""
-    b = _Builder(seed)
+    b = Builder(seed)
     lo, hi = b.const(np.float32(0.0), "lo"), b.const(np.float32(6.0), "hi")
 
     def block(x, cin, cout, k, stride, group):
@@ -172,6 +108,7 @@ MODELS = {
     "alexnet": (alexnet, "AlexNet (torchvision variant), LRN-free"),
     "resnet18": (resnet18, "ResNet-18 with BatchNorm and residual Adds"),
     "mobilenet": (mobilenet, "MobileNet-v1-like, width 0.5: depthwise convs, BN, ReLU6"),
+    **MOBILE_MODELS,
 }
 
 
