@@ -33,8 +33,8 @@ def results(res) -> list[dict]:
     return [json.loads(ln) for ln in res.stdout.splitlines() if ln.startswith("{")]
 
 
-def assert_models_match(rows):
-    assert [r["model"] for r in rows] == MODELS
+def assert_models_match(rows, models=MODELS):
+    assert [r["model"] for r in rows] == models
     for r in rows:
         assert r["max_rel_error"] <= 1e-4, r
 
@@ -70,6 +70,14 @@ def rusticl_env():
 def test_rusticl_llvmpipe_runs_the_zoo():
     assert_models_match(results(run(MATRIX, "--one", "llvmpipe", *MODELS,
                                     env=rusticl_env())))
+
+
+@pytest.mark.slow
+def test_rusticl_llvmpipe_runs_the_activation_functions():
+    """MobileNetV3-small's HardSwish and HardSigmoid are calls of activations.j2's functions,
+    built by Mesa's own clang."""
+    assert_models_match(results(run(MATRIX, "--one", "llvmpipe", "mobilenet_v3_small",
+                                    env=rusticl_env())), ["mobilenet_v3_small"])
 
 
 @pytest.mark.slow
