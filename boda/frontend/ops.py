@@ -12,6 +12,7 @@ from .node_attrs import attr, auto_pad, decode, spatial_attrs
 from .shape_ops import (op_concat, op_flatten, op_reshape, op_shape, op_squeeze,
                         op_transpose, op_unsqueeze)
 
+
 def unsupported(node, opset, why: str) -> UnsupportedModelError:
     """A node whose op is supported but not with these attributes or inputs."""
     return UnsupportedModelError(
@@ -262,6 +263,7 @@ def op_pad(imp, node):
 
 
 NO_FOLD = {"Shape", "Size"}  # folded by their own handler: they only need a known shape
+
 
 OPS = {
     "Conv": op_conv,

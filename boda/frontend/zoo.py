@@ -13,6 +13,7 @@ import onnx
 from .zoo_builder import Builder
 from .zoo_mobile import MOBILE_MODELS
 
+
 def _fire(b, x, cin, squeeze, expand):
     s = b.relu(b.conv(x, cin, squeeze, 1))
     e1 = b.relu(b.conv(s, squeeze, expand, 1))
