@@ -30,17 +30,25 @@ def _head(b, h, cin, batch, name, hidden=None, act="relu"):
     return b.model("data", [batch, 3, 224, 224], h, [batch, 1000], name, OPSET)
 
 
+def _inverted_residual(b, h, cin, hidden, c, k, stride, act, se=None):
+    """Expand (1x1, unless hidden == cin), depthwise k x k, optional squeeze-excitation
+    (se: (squeeze channels, inner activation, gate)), project (1x1, linear), and add the
+    input when the shapes allow."""
+    y = h if hidden == cin else b.conv_bn(h, cin, hidden, 1, act=act)
+    y = b.conv_bn(y, hidden, hidden, k, stride, group=hidden, act=act)
+    if se:
+        y = b.squeeze_excite(y, hidden, *se)
+    y = b.conv_bn(y, hidden, c, 1, act="none")
+    return b.node("Add", [h, y]) if stride == 1 and cin == c else y
+
+
 def mobilenet_v2(batch=1, seed=0):
     b = Builder(seed)
     h, cin = b.conv_bn("data", 3, 32, 3, 2, act="relu6"), 32
     for t, c, n, s in [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
                        (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)]:
         for i in range(n):
-            stride, hidden = s if i == 0 else 1, cin * t
-            y = h if t == 1 else b.conv_bn(h, cin, hidden, 1, act="relu6")
-            y = b.conv_bn(y, hidden, hidden, 3, stride, group=hidden, act="relu6")
-            y = b.conv_bn(y, hidden, c, 1, act="none")
-            h = b.node("Add", [h, y]) if stride == 1 and cin == c else y
+            h = _inverted_residual(b, h, cin, cin * t, c, 3, s if i == 0 else 1, "relu6")
             cin = c
     h = b.conv_bn(h, cin, 1280, 1, act="relu6")
     return _head(b, h, 1280, batch, "mobilenet_v2")
@@ -56,12 +64,8 @@ def mobilenet_v3_small(batch=1, seed=0):
             (5, 120, 48, True, "hardswish", 1), (5, 144, 48, True, "hardswish", 1),
             (5, 288, 96, True, "hardswish", 2), (5, 576, 96, True, "hardswish", 1),
             (5, 576, 96, True, "hardswish", 1)]:
-        y = h if exp == cin else b.conv_bn(h, cin, exp, 1, act=act)
-        y = b.conv_bn(y, exp, exp, k, s, group=exp, act=act)
-        if se:
-            y = b.squeeze_excite(y, exp, _divisible(exp // 4))
-        y = b.conv_bn(y, exp, c, 1, act="none")
-        h = b.node("Add", [h, y]) if s == 1 and cin == c else y
+        h = _inverted_residual(b, h, cin, exp, c, k, s, act,
+                               (_divisible(exp // 4), "relu", "hardsigmoid") if se else None)
         cin = c
     h = b.conv_bn(h, cin, 576, 1, act="hardswish")
     return _head(b, h, 576, batch, "mobilenet_v3_small", hidden=1024, act="hardswish")
@@ -74,12 +78,8 @@ def efficientnet_b0(batch=1, seed=0):
                           (6, 3, 2, 80, 3), (6, 5, 1, 112, 3), (6, 5, 2, 192, 4),
                           (6, 3, 1, 320, 1)]:
         for i in range(n):
-            stride, hidden = s if i == 0 else 1, cin * t
-            y = h if t == 1 else b.conv_bn(h, cin, hidden, 1, act="silu")
-            y = b.conv_bn(y, hidden, hidden, k, stride, group=hidden, act="silu")
-            y = b.squeeze_excite(y, hidden, max(1, cin // 4), inner="silu", gate="sigmoid")
-            y = b.conv_bn(y, hidden, c, 1, act="none")
-            h = b.node("Add", [h, y]) if stride == 1 and cin == c else y
+            h = _inverted_residual(b, h, cin, cin * t, c, k, s if i == 0 else 1, "silu",
+                                   (max(1, cin // 4), "silu", "sigmoid"))
             cin = c
     h = b.conv_bn(h, cin, 1280, 1, act="silu")
     return _head(b, h, 1280, batch, "efficientnet_b0")
