@@ -100,8 +100,9 @@ def test_other_light_models_random_weights(name, device):
 
 
 @pytest.mark.parametrize("name", ["mobilenet_v2", "mobilenet_v3_small", "efficientnet_b0",
-                                  "squeezenext"])
+                                  "shufflenet_v2", "squeezenext"])
 def test_zoo_mobile_families(name, device):
     """The families deployed on phones and boards, with the op patterns PyTorch's exporter
-    writes (ReduceMean pools, HardSwish, HardSigmoid- and Sigmoid-gated SE, SiLU)."""
+    writes (ReduceMean pools, HardSwish, HardSigmoid- and Sigmoid-gated SE, SiLU, Split and
+    the channel shuffle)."""
     compare(zoo.build(name, batch=1, seed=4), device, seed=4)

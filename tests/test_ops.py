@@ -335,3 +335,56 @@ def test_squeeze_excitation_block(device):
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
     x = rng.standard_normal((1, 3, 12, 12)).astype(np.float32)
     assert_close(boda.compile(model, device).run(None, {"x": x})[0], ort_run(model, {"x": x})[0])
+
+
+@pytest.mark.parametrize("opset,starts,ends,axes,steps", [
+    (13, [0, 1], [2, 4], [0, 1], None), (13, [-3], [100], [-1], None),
+    (13, [1, 0], [5, 7], [2, 3], [2, 3]), (9, [0, 2], [1, 5], [0, 1], None),
+    (13, [0], [3], [1], [2])])
+@pytest.mark.parametrize("batch", [1, 2])
+def test_slice(opset, starts, ends, axes, steps, batch, device):
+    """Contiguous windows are views of the input; strided ones a copy kernel reading one."""
+    if opset < 10:
+        model = one_node_model("Slice", [("x", [batch, 5, 6, 7])],
+                               {"starts": starts, "ends": ends, "axes": axes}, opset)
+    else:
+        consts = [("s", np.array(starts)), ("e", np.array(ends)), ("a", np.array(axes))]
+        consts += [("k", np.array(steps))] if steps else []
+        model = one_node_model("Slice", [("x", [batch, 5, 6, 7])], {}, opset, consts)
+    x = np.random.default_rng(6).standard_normal((batch, 5, 6, 7)).astype(np.float32)
+    assert_close(boda.compile(model, device).run(None, {"x": x})[0], ort_run(model, {"x": x})[0])
+
+
+@pytest.mark.parametrize("opset", [11, 13, 18])
+@pytest.mark.parametrize("batch", [1, 3])
+def test_split_feeds_convs_and_a_concat(opset, batch, device):
+    """ShuffleNetV2's pattern: Split the channels, convolve one half, Concat them back."""
+    rng = np.random.default_rng(8)
+    w = numpy_helper.from_array(rng.standard_normal((4, 4, 3, 3)).astype(np.float32), "w")
+    inits = [w]
+    split_attrs, split_inputs = {"axis": 1}, ["x"]
+    if opset < 13:
+        split_attrs["split"] = [4, 4]
+    elif opset == 13:
+        inits.append(numpy_helper.from_array(np.array([4, 4], np.int64), "sizes"))
+        split_inputs.append("sizes")
+    else:
+        split_attrs["num_outputs"] = 2
+    nodes = [helper.make_node("Split", split_inputs, ["a", "b"], **split_attrs),
+             helper.make_node("Conv", ["b", "w"], ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c"], ["r"]),
+             helper.make_node("Concat", ["a", "r"], ["y"], axis=1)]
+    graph = helper.make_graph(nodes, "s", [helper.make_tensor_value_info(
+        "x", TensorProto.FLOAT, [batch, 8, 6, 6])], [helper.make_tensor_value_info(
+            "y", TensorProto.FLOAT, [batch, 8, 6, 6])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    x = rng.standard_normal((batch, 8, 6, 6)).astype(np.float32)
+    assert_close(boda.compile(model, device).run(None, {"x": x})[0], ort_run(model, {"x": x})[0])
+
+
+def test_slice_with_a_negative_step_is_refused_in_one_line():
+    from boda.errors import UnsupportedModelError
+    consts = [("s", np.array([4])), ("e", np.array([0])), ("a", np.array([1])),
+              ("k", np.array([-1]))]
+    with pytest.raises(UnsupportedModelError, match="step -1"):
+        import_model(one_node_model("Slice", [("x", [2, 5])], {}, 13, consts))

@@ -1,8 +1,9 @@
 """The network as boda sees it: tensors with concrete shapes and nodes of boda ops.
 
 Ops: conv, pool, matmul, eltwise, transpose, softmax, lrn, pad (computed by kernels),
-reshape (a view when possible), concat (planned in place), batchnorm and act (rewritten away
-by passes.py: folded or fused into their producer, or turned into eltwise nodes).
+reshape and slice (views when possible), concat (planned in place), batchnorm and act
+(rewritten away by passes.py: folded or fused into their producer, or turned into eltwise
+nodes).
 """
 from __future__ import annotations
 

@@ -125,7 +125,8 @@ class Importer:
             self.unknown.update(o for o in node.output if o)
             return
         handler(self, node)
-        self.extra_outputs += [o for o in node.output[1:] if o]
+        self.extra_outputs += [o for o in node.output[1:]  # those the handler left
+                               if o and o not in self.g.tensors and o not in self.alias]
 
     def fold(self, node):
         """Evaluate a node whose inputs are all constant, with onnx's reference evaluator."""

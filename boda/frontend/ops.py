@@ -9,8 +9,8 @@ from ..errors import BodaError, UnsupportedModelError
 from ..ir.activations import BY_ONNX
 from ..ir.problems import broadcast_shapes, conv_out_size
 from .node_attrs import attr, auto_pad, decode, spatial_attrs
-from .shape_ops import (op_concat, op_flatten, op_reshape, op_shape, op_squeeze,
-                        op_transpose, op_unsqueeze)
+from .shape_ops import (op_concat, op_flatten, op_reshape, op_shape, op_slice, op_split,
+                        op_squeeze, op_transpose, op_unsqueeze)
 
 
 def unsupported(node, opset, why: str) -> UnsupportedModelError:
@@ -280,6 +280,8 @@ OPS = {
     "Squeeze": op_squeeze,
     "Unsqueeze": op_unsqueeze,
     "Transpose": op_transpose,
+    "Slice": op_slice,
+    "Split": op_split,
     "Gemm": op_gemm,
     "MatMul": op_matmul,
     "Add": _eltwise("add"),

@@ -1,10 +1,11 @@
 """The handlers of the ops that only move or re-view data (Concat, Flatten, Reshape, Squeeze,
-Unsqueeze, Transpose) or read a shape (Shape, Size); ops.py holds the table of every op."""
+Unsqueeze, Transpose, Slice, Split) or read a shape (Shape, Size); ops.py holds the table of
+every op."""
 from __future__ import annotations
 
 import numpy as np
 
-from ..errors import BodaError
+from ..errors import BodaError, UnsupportedModelError
 from ..ir.views import numel
 from .graph import Tensor
 from .node_attrs import attr
@@ -90,3 +91,63 @@ def op_shape(imp, node):
         start, end = attr(node, "start", 0), attr(node, "end", None)
         value = shape[start:end]
     imp.g.tensors[node.output[0]] = Tensor(node.output[0], value.shape, value.dtype, value)
+
+
+def _slice_node(imp, node, src, starts, steps, shape, output):
+    imp.add("slice", node, [src], shape, {"starts": tuple(starts), "steps": tuple(steps)},
+            output=output)
+
+
+def op_slice(imp, node):
+    """Slice with constant starts, ends, axes and positive steps (attributes before opset 10,
+    inputs from it); indices are clamped as ONNX says, negative ones count from the end."""
+    src = imp.ins(node)[0]
+    shape = imp.g.tensors[src].shape
+    rank = len(shape)
+    if imp.opset < 10:
+        starts, ends = attr(node, "starts"), attr(node, "ends")
+        axes, steps = attr(node, "axes", None), None
+    else:
+        starts, ends = imp.const(node, 1, "starts"), imp.const(node, 2, "ends")
+        axes, steps = imp.const(node, 3, "axes"), imp.const(node, 4, "steps")
+    starts, ends = [int(v) for v in np.ravel(starts)], [int(v) for v in np.ravel(ends)]
+    axes = list(range(len(starts))) if axes is None else [int(a) % rank for a in np.ravel(axes)]
+    steps = [1] * len(starts) if steps is None else [int(v) for v in np.ravel(steps)]
+    begin, step, out = [0] * rank, [1] * rank, list(shape)
+    for a, b, e, k in zip(axes, starts, ends, steps):
+        if k <= 0:
+            raise UnsupportedModelError(
+                f"unsupported Slice with step {k} in node {node.name or node.output[0]!r} "
+                f"(opset {imp.opset}); boda slices with positive steps")
+        d = shape[a]
+        b = min(max(b + d if b < 0 else b, 0), d)
+        e = min(max(e + d if e < 0 else e, 0), d)
+        begin[a], step[a], out[a] = b, k, max(0, -(-(e - b) // k))
+    _slice_node(imp, node, src, begin, step, out, None)
+
+
+def op_split(imp, node):
+    """Split into windows along one axis; the sizes are an attribute before opset 13, an
+    input from it, or (opset 18) `num_outputs` equal parts, the last one smaller."""
+    src = imp.ins(node)[0]
+    shape = imp.g.tensors[src].shape
+    axis = int(attr(node, "axis", 0)) % len(shape)
+    sizes = attr(node, "split", None) if imp.opset < 13 else imp.const(node, 1, "split")
+    outputs = list(node.output)
+    if sizes is None:
+        parts = int(attr(node, "num_outputs", len(outputs)))
+        each = -(-shape[axis] // parts)
+        sizes = [min(each, shape[axis] - k * each) for k in range(parts)]
+    sizes = [int(v) for v in np.ravel(sizes)]
+    if sum(sizes) != shape[axis] or len(sizes) != len(outputs):
+        raise BodaError(f"Split node {node.name!r}: sizes {sizes} do not split axis {axis} "
+                        f"of {shape} into {len(outputs)} outputs")
+    start = 0
+    for size, output in zip(sizes, outputs):
+        begin = [0] * len(shape)
+        begin[axis] = start
+        out = list(shape)
+        out[axis] = size
+        if output:
+            _slice_node(imp, node, src, begin, [1] * len(shape), out, output)
+        start += size

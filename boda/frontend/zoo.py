@@ -2,7 +2,8 @@
 
 The topologies follow torchvision's: SqueezeNet 1.0 and 1.1, AlexNet, ResNet-18, and a
 MobileNet-v1-like net (depthwise convs, BatchNorm, ReLU6); zoo_mobile.py has the families
-deployed on phones and boards (MobileNetV2, MobileNetV3-small, EfficientNet-B0, SqueezeNext).
+deployed on phones and boards (MobileNetV2, MobileNetV3-small, EfficientNet-B0,
+ShuffleNetV2, SqueezeNext).
 Weights are He-scaled so activations stay in a sane range through the depth of the network.
 """
 from __future__ import annotations

@@ -36,6 +36,13 @@ class Builder:
         self.nodes.append(helper.make_node(op, inputs, [out], name=out, **attrs))
         return out
 
+    def node_outputs(self, op, inputs, count, **attrs):
+        """A node with `count` outputs (Split); their names."""
+        base = self.name(op.lower())
+        outs = [f"{base}_{k}" for k in range(count)]
+        self.nodes.append(helper.make_node(op, inputs, outs, name=base, **attrs))
+        return outs
+
     def conv(self, x, cin, cout, k, stride=1, pad=0, group=1, bias=True):
         """k and pad: one size for both axes, or (height, width)."""
         (kh, kw), (ph, pw) = ((k, k) if isinstance(k, int) else k,

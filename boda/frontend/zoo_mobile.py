@@ -5,10 +5,14 @@ ReduceMean for the pools inside squeeze-excitation, Clip for ReLU6, Sigmoid*Mul 
     mobilenet_v2        inverted residuals with linear bottlenecks and residual Adds
     mobilenet_v3_small  HardSwish, squeeze-excitation gated by HardSigmoid
     efficientnet_b0     MBConv with SiLU and Sigmoid-gated squeeze-excitation, 5x5 depthwise
+    shufflenet_v2       ShuffleNetV2 x0.5: channel Split, Concat and the channel shuffle
+                        (Reshape, Transpose, Reshape)
     squeezenext         SqNxt-23 (Gholami et al. 2018, this project's lineage): 1x1
                         squeezes, 3x1 and 1x3 separable convs, residual bottlenecks
 """
 from __future__ import annotations
+
+import numpy as np
 
 from .zoo_builder import Builder
 
@@ -85,6 +89,38 @@ def efficientnet_b0(batch=1, seed=0):
     return _head(b, h, 1280, batch, "efficientnet_b0")
 
 
+def shufflenet_v2(batch=1, seed=0):
+    """torchvision's shufflenet_v2_x0_5: a stride-1 unit splits the channels in halves and
+    convolves one; a stride-2 unit convolves both branches; then the halves are shuffled."""
+    b = Builder(seed)
+    h = b.maxpool(b.conv_bn("data", 3, 24, 3, 2), 3, 2, pad=1)
+    cin, size = 24, 56
+
+    def branch(x, c_in, c, stride):
+        y = b.conv_bn(x, c_in, c, 1)
+        y = b.conv_bn(y, c, c, 3, stride, group=c, act="none")
+        return b.conv_bn(y, c, c, 1)
+
+    for cout, repeats in [(48, 4), (96, 8), (192, 4)]:
+        for i in range(repeats):
+            half = cout // 2
+            if i == 0:  # stride 2: both branches see the whole input
+                size //= 2
+                left = b.conv_bn(b.conv_bn(h, cin, cin, 3, 2, group=cin, act="none"),
+                                 cin, half, 1)
+                right = branch(h, cin, half, 2)
+            else:
+                left, x2 = b.node_outputs("Split", [h], 2, axis=1, num_outputs=2)
+                right = branch(x2, half, half, 1)
+            h = b.node("Concat", [left, right], axis=1)
+            h = b.node("Reshape", [h, b.const(np.array([0, 2, half, size, size], np.int64))])
+            h = b.node("Transpose", [h], perm=[0, 2, 1, 3, 4])
+            h = b.node("Reshape", [h, b.const(np.array([0, cout, size, size], np.int64))])
+            cin = cout
+    h = b.conv_bn(h, cin, 1024, 1)
+    return _head(b, h, 1024, batch, "shufflenet_v2")
+
+
 def squeezenext(batch=1, seed=0):
     """1.0-SqNxt-23: each block squeezes with two 1x1 convs (C/2, C/4), filters with a 3x1
     and a 1x3 conv, expands with a 1x1 conv, and adds the (projected) input."""
@@ -111,5 +147,6 @@ MOBILE_MODELS = {
     "mobilenet_v2": (mobilenet_v2, "MobileNetV2 (torchvision): inverted residuals, ReLU6"),
     "mobilenet_v3_small": (mobilenet_v3_small, "MobileNetV3-small: HardSwish, SE blocks"),
     "efficientnet_b0": (efficientnet_b0, "EfficientNet-B0: MBConv, SiLU, SE, 5x5 depthwise"),
+    "shufflenet_v2": (shufflenet_v2, "ShuffleNetV2 x0.5: channel split, concat, shuffle"),
     "squeezenext": (squeezenext, "1.0-SqNxt-23: 1x1 squeezes, 3x1/1x3 convs, residuals"),
 }

@@ -45,6 +45,12 @@ class View:
         """The sub-view of `shape` starting at index `start` along `axis` (same strides)."""
         return View(tuple(shape), self.strides, self.offset + start * self.strides[axis])
 
+    def window(self, starts, steps, shape) -> "View":
+        """Every steps[i]-th element from starts[i] along each axis, `shape` of them (steps
+        positive): a Slice or a Split output, as a view of its input."""
+        return View(tuple(shape), tuple(s * k for s, k in zip(self.strides, steps)),
+                    self.offset + sum(a * s for a, s in zip(starts, self.strides)))
+
     def permute(self, perm) -> "View":
         return View(tuple(self.shape[p] for p in perm), tuple(self.strides[p] for p in perm),
                     self.offset)

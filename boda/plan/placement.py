@@ -4,7 +4,8 @@ Each tensor is placed in a storage (a future device buffer) at a View. Concat ou
 storage, and each input of a concat is placed directly in its slice, so the kernel that
 produces it writes there and no copy kernel runs. Inputs that cannot be placed (graph inputs,
 constants, tensors used by two concats, graph outputs, reshape views) are copied into their
-slice. Reshapes of contiguous tensors are views of the same storage.
+slice. Reshapes of contiguous tensors, and slices (Slice, Split) that stay contiguous, are
+views of the same storage; a strided slice is a copy kernel reading a view.
 """
 from __future__ import annotations
 
@@ -54,6 +55,9 @@ class Plan:
                          if s.role == "const")
 
 
+VIEW_OPS = ("reshape", "slice")  # their outputs are views of their inputs' storage
+
+
 def make_plan(g: Graph) -> Plan:
     plan = Plan(inputs=list(g.inputs), outputs=list(g.outputs))
     producers = {n.output: n for n in g.nodes}
@@ -85,7 +89,7 @@ def make_plan(g: Graph) -> Plan:
             target = view.slice(axis, start, shape)
             start += shape[axis]
             prod = producers.get(src)
-            placeable = (prod is not None and prod.op != "reshape" and src not in seen
+            placeable = (prod is not None and prod.op not in VIEW_OPS and src not in seen
                          and src not in graph_outputs and src not in plan.placement)
             seen.add(src)
             if placeable:
@@ -122,6 +126,18 @@ def make_plan(g: Graph) -> Plan:
                 sid, view = tmp, View.contiguous(view.shape)
                 src = plan.steps[-1].output
             plan.placement[node.output] = (sid, view.reshape(g.tensors[node.output].shape))
+        elif node.op == "slice":  # a window of its input: a view, or a copy of one
+            sid, view = plan.placement[node.inputs[0]]
+            shape = g.tensors[node.output].shape
+            window = view.window(node.attrs["starts"], node.attrs["steps"], shape)
+            if window.is_contiguous or numel(shape) == 0:
+                plan.placement[node.output] = (sid, window)
+            else:
+                plan.placement[node.output + "#window"] = (sid, window)
+                own(node.output)
+                plan.steps.append(Step(node.name, node.source,
+                                       Eltwise("copy", shape, (shape,)),
+                                       [node.output + "#window"], node.output))
         elif node.op == "concat":
             sid = plan.placement[node.output][0]
             for src, target in copies[node.output]:

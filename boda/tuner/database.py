@@ -11,13 +11,13 @@ table. Tables:
             never stored twice, so a resumed session never measures it again;
 - winners:  the chosen candidate per (device, problem, dtype).
 
-Schema 2 added devices.compute_capability and took the free-memory-dependent global_mem
-out of the device key. Schema 3 files a device under its vendor profile's architecture
+Schema 2 added devices.compute_capability and took the free-memory-dependent global_mem out
+of the device key. Schema 3 files a device under its vendor profile's architecture
 (devices/profiles.py: "Adreno 640" where the driver names every Adreno "QUALCOMM
-Adreno(TM)", "sm_90", "gfx1030"), not under its name. Older files are migrated when opened, and an import
-re-keys its devices the same way.
-Every write is one short transaction, so a killed tuner loses at most the trial it was
-running, and concurrent tuners wait for each other (busy timeout) instead of failing.
+Adreno(TM)", "sm_90", "gfx1030"), not under its name. Older files are migrated when opened,
+and an import re-keys its devices the same way. Every write is one short transaction, so a
+killed tuner loses at most the trial it was running, and concurrent tuners wait for each
+other (busy timeout) instead of failing.
 
 Reads: a device's trials and winners, and the winners at each lookup level
 (`winners_for`: the exact device, the same architecture, the same vendor), which

@@ -2,11 +2,12 @@
 
 A program build can abort inside a driver: LLVM's "Cannot select" kills the whole process,
 in PoCL's code generation at a kernel's first launch. So the runtime builds in a child
-process (`python -m boda.runtime.backends.opencl_build`), which compiles the missing
-kernels as one program, launches each once on scratch memory (that is where PoCL generates
-machine code), and sends back the program binary; the caller loads it (PoCL's binaries carry the machine
-code, so loading takes milliseconds). A child that dies is a crash of those kernels: they
-are built again one at a time, to name the one that crashes, and the caller is told which.
+process (`python -m boda.runtime.backends.opencl_build`), which compiles the missing kernels
+as one program, launches each once on scratch memory (that is where PoCL generates machine
+code), and sends back the program binary; the caller loads it (PoCL's binaries carry the
+machine code, so loading takes milliseconds). A child that dies is a crash of those kernels:
+they are built again one at a time, to name the one that crashes, and the caller is told
+which.
 
 Binaries are cached on disk per kernel (binary_cache): each kernel's key is its source
 (prelude included), the build options, the device's identity and PoCL's code-generation
