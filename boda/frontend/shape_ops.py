@@ -137,7 +137,7 @@ def op_split(imp, node):
     if sizes is None:
         parts = int(attr(node, "num_outputs", len(outputs)))
         each = -(-shape[axis] // parts)
-        sizes = [min(each, shape[axis] - k * each) for k in range(parts)]
+        sizes = [max(0, min(each, shape[axis] - k * each)) for k in range(parts)]
     sizes = [int(v) for v in np.ravel(sizes)]
     if sum(sizes) != shape[axis] or len(sizes) != len(outputs):
         raise BodaError(f"Split node {node.name!r}: sizes {sizes} do not split axis {axis} "
