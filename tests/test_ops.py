@@ -388,3 +388,34 @@ def test_slice_with_a_negative_step_is_refused_in_one_line():
               ("k", np.array([-1]))]
     with pytest.raises(UnsupportedModelError, match="step -1"):
         import_model(one_node_model("Slice", [("x", [2, 5])], {}, 13, consts))
+
+
+@pytest.mark.parametrize("mode", ["DCR", "CRD"])
+def test_depth_to_space_and_back(mode, device):
+    d2s = one_node_model("DepthToSpace", [("x", [2, 8, 3, 4])], {"blocksize": 2, "mode": mode})
+    s2d = one_node_model("SpaceToDepth", [("x", [2, 3, 6, 4])], {"blocksize": 2})
+    for model, shape in ((d2s, (2, 8, 3, 4)), (s2d, (2, 3, 6, 4))):
+        x = np.random.default_rng(3).standard_normal(shape).astype(np.float32)
+        assert_close(boda.compile(model, device).run(None, {"x": x})[0],
+                     ort_run(model, {"x": x})[0])
+
+
+@pytest.mark.parametrize("shape,target", [((3, 1), (2, 3, 4)), ((1, 4), (3, 1)), ((5,), (5,))])
+def test_expand(shape, target, device):
+    model = one_node_model("Expand", [("x", list(shape))], {},
+                           consts=[("s", np.array(target, np.int64))])
+    x = np.random.default_rng(4).standard_normal(shape).astype(np.float32)
+    assert_close(boda.compile(model, device).run(None, {"x": x})[0], ort_run(model, {"x": x})[0])
+
+
+def test_mean_of_three_and_float_casts(device):
+    mean = one_node_model("Mean", [("a", [2, 3]), ("b", [3]), ("c", [2, 1])], {})
+    feeds = {k: np.random.default_rng(k == "b").standard_normal(s).astype(np.float32)
+             for k, s in (("a", (2, 3)), ("b", (3,)), ("c", (2, 1)))}
+    assert_close(boda.compile(mean, device).run(None, feeds)[0], ort_run(mean, feeds)[0])
+    cast = one_node_model("Cast", [("x", [4])], {"to": TensorProto.FLOAT})
+    x = np.random.default_rng(5).standard_normal(4).astype(np.float32)
+    assert_close(boda.compile(cast, device).run(None, {"x": x})[0], x)
+    from boda.errors import UnsupportedModelError
+    with pytest.raises(UnsupportedModelError, match="Cast to int64"):
+        import_model(one_node_model("Cast", [("x", [4])], {"to": TensorProto.INT64}))

@@ -9,7 +9,8 @@ from ..errors import BodaError, UnsupportedModelError
 from ..ir.activations import BY_ONNX
 from ..ir.problems import broadcast_shapes, conv_out_size
 from .node_attrs import attr, auto_pad, decode, spatial_attrs
-from .shape_ops import (op_concat, op_flatten, op_reshape, op_shape, op_slice, op_split,
+from .shape_ops import (op_cast, op_concat, op_depth_to_space, op_expand, op_flatten,
+                        op_reshape, op_shape, op_slice, op_space_to_depth, op_split,
                         op_squeeze, op_transpose, op_unsqueeze)
 
 
@@ -282,6 +283,11 @@ OPS = {
     "Transpose": op_transpose,
     "Slice": op_slice,
     "Split": op_split,
+    "Expand": op_expand,
+    "DepthToSpace": op_depth_to_space,
+    "SpaceToDepth": op_space_to_depth,
+    "Cast": op_cast,
+    "Mean": _eltwise("mean"),
     "Gemm": op_gemm,
     "MatMul": op_matmul,
     "Add": _eltwise("add"),

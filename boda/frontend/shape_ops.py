@@ -1,14 +1,15 @@
 """The handlers of the ops that only move or re-view data (Concat, Flatten, Reshape, Squeeze,
-Unsqueeze, Transpose, Slice, Split) or read a shape (Shape, Size); ops.py holds the table of
-every op."""
+Unsqueeze, Transpose, Slice, Split, Expand, DepthToSpace, SpaceToDepth, Cast between float
+types) or read a shape (Shape, Size); ops.py holds the table of every op."""
 from __future__ import annotations
 
 import numpy as np
+import onnx
 
 from ..errors import BodaError, UnsupportedModelError
 from ..ir.views import numel
 from .graph import Tensor
-from .node_attrs import attr
+from .node_attrs import attr, decode
 
 
 def op_concat(imp, node):
@@ -151,3 +152,63 @@ def op_split(imp, node):
         if output:
             _slice_node(imp, node, src, begin, [1] * len(shape), out, output)
         start += size
+
+
+def op_expand(imp, node):
+    """Expand to a constant shape: a copy kernel reading the input broadcast."""
+    src = imp.ins(node)[0]
+    shape = imp.g.tensors[src].shape
+    target = tuple(int(d) for d in imp.const(node, 1, "shape"))
+    rank = max(len(shape), len(target))
+    a, b = (1,) * (rank - len(shape)) + shape, (1,) * (rank - len(target)) + target
+    if any(x != y and 1 not in (x, y) for x, y in zip(a, b)):
+        raise BodaError(f"Expand node {node.name!r}: {shape} does not broadcast to {target}")
+    imp.add("eltwise", node, [src], tuple(max(x, y) for x, y in zip(a, b)), {"op": "copy"})
+
+
+def _rearrange(imp, node, src, split_shape, perm, out_shape):
+    """Reshape -> Transpose -> Reshape, as DepthToSpace and SpaceToDepth are defined."""
+    out = node.output[0]
+    a = imp.reshape(node, src, split_shape, output=out + "#split")
+    t = imp.add("transpose", node, [a], tuple(split_shape[p] for p in perm),
+                {"perm": tuple(perm)}, output=out + "#moved")
+    imp.reshape(node, t, out_shape)
+
+
+def op_depth_to_space(imp, node):
+    src = imp.ins(node)[0]
+    n, c, h, w = imp.g.tensors[src].shape
+    k = int(attr(node, "blocksize"))
+    if c % (k * k):
+        raise BodaError(f"DepthToSpace node {node.name!r}: {c} channels are not a multiple of "
+                        f"blocksize^2 = {k * k}")
+    if decode(attr(node, "mode", "DCR")) == "CRD":
+        split, perm = (n, c // (k * k), k, k, h, w), (0, 1, 4, 2, 5, 3)
+    else:
+        split, perm = (n, k, k, c // (k * k), h, w), (0, 3, 4, 1, 5, 2)
+    _rearrange(imp, node, src, split, perm, (n, c // (k * k), h * k, w * k))
+
+
+def op_space_to_depth(imp, node):
+    src = imp.ins(node)[0]
+    n, c, h, w = imp.g.tensors[src].shape
+    k = int(attr(node, "blocksize"))
+    if h % k or w % k:
+        raise BodaError(f"SpaceToDepth node {node.name!r}: {h}x{w} is not a multiple of "
+                        f"blocksize {k}")
+    crd = decode(attr(node, "mode", "DCR")) == "CRD"  # the mode attribute is newer
+    _rearrange(imp, node, src, (n, c, h // k, k, w // k, k),
+               (0, 1, 3, 5, 2, 4) if crd else (0, 3, 5, 1, 2, 4), (n, c * k * k, h // k, w // k))
+
+
+FLOAT_TYPES = {onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE}
+
+
+def op_cast(imp, node):
+    """A Cast between float types is the identity: boda computes in float32."""
+    to = int(attr(node, "to"))
+    if to not in FLOAT_TYPES:
+        raise UnsupportedModelError(
+            f"unsupported Cast to {onnx.helper.tensor_dtype_to_np_dtype(to).name} in node "
+            f"{node.name or node.output[0]!r} (opset {imp.opset}); boda computes in float32")
+    imp.alias[node.output[0]] = imp.ins(node)[0]

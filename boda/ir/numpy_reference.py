@@ -82,7 +82,8 @@ def eltwise(p: Eltwise, *xs):
     xs = [x.astype(np.float64) for x in xs]
     ops = {"copy": lambda a: a, "add": np.add, "sub": np.subtract, "mul": np.multiply,
            "div": np.divide, "max": np.maximum, "min": np.minimum,
-           "sum": lambda *a: sum(a), "muladd": lambda a, b, c: a * b + c,
+           "sum": lambda *a: sum(a), "mean": lambda *a: sum(a) / len(a),
+           "muladd": lambda a, b, c: a * b + c,
            "prelu": lambda a, s: np.where(a >= 0, a, a * s), "pow": np.power}
     with np.errstate(all="ignore"):  # pow of a negative base is NaN, as in the kernel
         out = np.broadcast_to(ops[p.op](*xs), p.shape)

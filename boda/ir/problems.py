@@ -188,7 +188,7 @@ class MatMul(Problem):
 class Eltwise(Problem):
     """Elementwise op over broadcast inputs, then an activation. `copy` with an activation is
     a standalone Relu/Sigmoid/...; `muladd` (x * a + b) is a BatchNormalization not folded;
-    `prelu` is PRelu (x, slope), `pow` a Pow whose exponent is a tensor."""
+    `prelu` is PRelu (x, slope), `pow` a Pow whose exponent is a tensor, `mean` Mean."""
     kind: ClassVar[str] = "eltwise"
     op: str
     shape: tuple
