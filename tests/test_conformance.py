@@ -14,7 +14,7 @@ SUPPORTED = ["conv", "maxpool", "averagepool", "globalaveragepool", "globalmaxpo
              "hardsigmoid", "hardswish", "tanh", "elu", "selu", "gelu", "softplus",
              "softsign", "mish", "erf", "exp", "log", "sqrt", "neg", "abs", "reciprocal",
              "pow", "prelu", "reduce_mean", "reduce_max", "slice", "split", "expand",
-             "depthtospace", "spacetodepth", "mean", "cast"]
+             "depthtospace", "spacetodepth", "mean", "cast", "tile"]
 
 EXCLUDED = {
     r"_(u?int(8|16|32|64)|float16|float64|bfloat16|double)(_|$)":

@@ -419,3 +419,12 @@ def test_mean_of_three_and_float_casts(device):
     from boda.errors import UnsupportedModelError
     with pytest.raises(UnsupportedModelError, match="Cast to int64"):
         import_model(one_node_model("Cast", [("x", [4])], {"to": TensorProto.INT64}))
+
+
+@pytest.mark.parametrize("shape,repeats", [((2, 3), (2, 1)), ((1, 4, 2), (3, 2, 2)),
+                                           ((5,), (3,)), ((2, 2), (1, 1))])
+def test_tile(shape, repeats, device):
+    model = one_node_model("Tile", [("x", list(shape))], {},
+                           consts=[("r", np.array(repeats, np.int64))])
+    x = np.random.default_rng(6).standard_normal(shape).astype(np.float32)
+    assert_close(boda.compile(model, device).run(None, {"x": x})[0], ort_run(model, {"x": x})[0])

@@ -11,7 +11,7 @@ from ..ir.problems import broadcast_shapes, conv_out_size
 from .node_attrs import attr, auto_pad, decode, spatial_attrs
 from .shape_ops import (op_cast, op_concat, op_depth_to_space, op_expand, op_flatten,
                         op_reshape, op_shape, op_slice, op_space_to_depth, op_split,
-                        op_squeeze, op_transpose, op_unsqueeze)
+                        op_squeeze, op_tile, op_transpose, op_unsqueeze)
 
 
 def unsupported(node, opset, why: str) -> UnsupportedModelError:
@@ -284,6 +284,7 @@ OPS = {
     "Slice": op_slice,
     "Split": op_split,
     "Expand": op_expand,
+    "Tile": op_tile,
     "DepthToSpace": op_depth_to_space,
     "SpaceToDepth": op_space_to_depth,
     "Cast": op_cast,

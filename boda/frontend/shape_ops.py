@@ -1,6 +1,6 @@
 """The handlers of the ops that only move or re-view data (Concat, Flatten, Reshape, Squeeze,
-Unsqueeze, Transpose, Slice, Split, Expand, DepthToSpace, SpaceToDepth, Cast between float
-types) or read a shape (Shape, Size); ops.py holds the table of every op."""
+Unsqueeze, Transpose, Slice, Split, Expand, Tile, DepthToSpace, SpaceToDepth, Cast between
+float types) or read a shape (Shape, Size); ops.py holds the table of every op."""
 from __future__ import annotations
 
 import numpy as np
@@ -164,6 +164,22 @@ def op_expand(imp, node):
     if any(x != y and 1 not in (x, y) for x, y in zip(a, b)):
         raise BodaError(f"Expand node {node.name!r}: {shape} does not broadcast to {target}")
     imp.add("eltwise", node, [src], tuple(max(x, y) for x, y in zip(a, b)), {"op": "copy"})
+
+
+def op_tile(imp, node):
+    """Tile by constant repeats: each axis d becomes (r, d) by a broadcast copy of the input
+    viewed as (1, d), then the pairs merge (a view)."""
+    src = imp.ins(node)[0]
+    shape = imp.g.tensors[src].shape
+    repeats = [int(r) for r in np.ravel(imp.const(node, 1, "repeats"))]
+    if len(repeats) != len(shape) or min(repeats, default=1) < 0:
+        raise BodaError(f"Tile node {node.name!r}: repeats {repeats} for shape {shape}")
+    out = node.output[0]
+    paired = imp.reshape(node, src, [v for d in shape for v in (1, d)], output=out + "#pairs")
+    wide = imp.add("eltwise", node, [paired], [v for r, d in zip(repeats, shape)
+                                               for v in (r, d)], {"op": "copy"},
+                   output=out + "#tiled")
+    imp.reshape(node, wide, [r * d for r, d in zip(repeats, shape)])
 
 
 def _rearrange(imp, node, src, split_shape, perm, out_shape):
