@@ -52,7 +52,7 @@ def op_conv(imp, node):
     imp.add("conv", node, ins, (x.shape[0], w.shape[0]) + out, attrs)
 
 
-def _pool(imp, node, mode, global_pool=False):
+def _pool(imp, node, mode, global_pool=False, output=None) -> str:
     src = imp.ins(node)[0]
     x = imp.g.tensors[src]
     nsp = len(x.shape) - 2
@@ -70,7 +70,7 @@ def _pool(imp, node, mode, global_pool=False):
     out = conv_out_size(x.shape[2:], kernel, strides, pb, pe, dil, ceil)
     attrs = dict(mode=mode, kernel=kernel, stride=strides, pad_begin=pb, pad_end=pe,
                  dilation=dil, out_size=out, count_include_pad=cip)
-    imp.add("pool", node, [src], x.shape[:2] + out, attrs)
+    return imp.add("pool", node, [src], x.shape[:2] + out, attrs, output=output)
 
 
 def op_activation(imp, node):
@@ -118,13 +118,8 @@ def op_reduce(imp, node, mode: str):
         raise unsupported(node, imp.opset, f"{node.op_type} over axes {sorted(axes)} (boda "
                           f"reduces the spatial axes {list(range(2, rank))}: a global pool)")
     keep = bool(attr(node, "keepdims", 1))
-    pooled = shape[:2] + (1,) * (rank - 2)
-    attrs = dict(mode=mode, kernel=tuple(shape[2:]), stride=(1,) * (rank - 2),
-                 pad_begin=(0,) * (rank - 2), pad_end=(0,) * (rank - 2),
-                 dilation=(1,) * (rank - 2), out_size=(1,) * (rank - 2),
-                 count_include_pad=False)
-    out = imp.add("pool", node, [src], pooled, attrs,
-                  output=None if keep else node.output[0] + "#pooled")
+    out = _pool(imp, node, mode, global_pool=True,
+                output=None if keep else node.output[0] + "#pooled")
     if not keep:
         imp.reshape(node, out, shape[:2])
 

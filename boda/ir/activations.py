@@ -25,7 +25,6 @@ class Activation:
     onnx: str                 # the ONNX op type
     numpy: Callable           # (x as float64, *params) -> y
     params: tuple = ()        # ((ONNX attribute, default), ...) read into the Act tuple
-    inline: bool = False      # spelled inline by the templates (no boda_<name> function)
 
 
 def _softplus(x):
@@ -35,11 +34,11 @@ def _softplus(x):
 _erf = np.vectorize(math.erf, otypes=[np.float64])
 
 ACTIVATIONS = {a.name: a for a in [
-    Activation("relu", "Relu", lambda x: np.maximum(x, 0), inline=True),
+    Activation("relu", "Relu", lambda x: np.maximum(x, 0)),
     Activation("leakyrelu", "LeakyRelu", lambda x, a: np.where(x >= 0, x, x * a),
-               (("alpha", 0.01),), inline=True),
-    Activation("sigmoid", "Sigmoid", lambda x: 1 / (1 + np.exp(-x)), inline=True),
-    Activation("clip", "Clip", lambda x, lo, hi: np.clip(x, lo, hi), inline=True),
+               (("alpha", 0.01),)),
+    Activation("sigmoid", "Sigmoid", lambda x: 1 / (1 + np.exp(-x))),
+    Activation("clip", "Clip", lambda x, lo, hi: np.clip(x, lo, hi)),
     Activation("hardsigmoid", "HardSigmoid", lambda x, a, b: np.clip(a * x + b, 0, 1),
                (("alpha", 0.2), ("beta", 0.5))),
     Activation("hardswish", "HardSwish", lambda x: x * np.clip(x / 6 + 0.5, 0, 1)),

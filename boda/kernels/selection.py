@@ -28,12 +28,7 @@ class Choice(NamedTuple):
     family: Family
     params: dict
     level: str   # exact, arch, vendor, default (or fallback, set by the runtime)
-    source: str  # the database that served it, or "heuristic"
-
-    @property
-    def why(self) -> str:
-        where = f" ({self.source})" if self.level in LEVELS else ""
-        return MEANING.get(self.level, self.level) + where
+    source: str  # the database that served it, or "heuristic" (MEANING says what a level means)
 
 
 def default_choice(problem, device, const_operands=None, exclude=()) -> tuple[Family, dict]:

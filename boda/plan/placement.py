@@ -130,14 +130,11 @@ def make_plan(g: Graph) -> Plan:
             sid, view = plan.placement[node.inputs[0]]
             shape = g.tensors[node.output].shape
             window = view.window(node.attrs["starts"], node.attrs["steps"], shape)
-            if window.is_contiguous or numel(shape) == 0:
-                plan.placement[node.output] = (sid, window)
-            else:
+            if not window.is_contiguous and numel(shape):  # copy the strided window
                 plan.placement[node.output + "#window"] = (sid, window)
-                own(node.output)
-                plan.steps.append(Step(node.name, node.source,
-                                       Eltwise("copy", shape, (shape,)),
-                                       [node.output + "#window"], node.output))
+                sid, window = new_storage("temp", numel(shape)), View.contiguous(shape)
+                add_copy(node.output + "#window", sid, window, node.name, node.source)
+            plan.placement[node.output] = (sid, window)
         elif node.op == "concat":
             sid = plan.placement[node.output][0]
             for src, target in copies[node.output]:

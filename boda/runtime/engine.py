@@ -156,10 +156,9 @@ class Engine:
         slots = [be.alloc(n, item) for n in slot_size]
         self.buffers = {sid: slots[k] for sid, k in slot_of.items()}
         for s in plan.storages:
-            if s.role == "input":
+            if s.role in ("input", "const"):
                 self.buffers[s.id] = be.alloc(s.size, item)
-            elif s.role == "const":
-                self.buffers[s.id] = be.alloc(s.size, item)
+            if s.role == "const":
                 be.upload(self.buffers[s.id], np.asarray(s.value, self.dtype))
         be.finish()
 
