@@ -39,6 +39,12 @@ def _remote_options(parser):
     parser.add_argument("--token", help="the agent's token (default: $BODA_AGENT_TOKEN)")
 
 
+def _lookup_options(parser):
+    """Where the kernels of run and bench come from: --db, or --untuned."""
+    parser.add_argument("--db", help=DB_HELP)
+    parser.add_argument("--untuned", action="store_true", help=UNTUNED_HELP)
+
+
 def _dtype_option(parser):
     parser.add_argument("--dtype", choices=["float32", "float16"], default="float32",
                         help="storage type of tensors on the device (default float32); "
@@ -136,8 +142,7 @@ def _parser():
     r.add_argument("--explain", action="store_true",
                    help="say, per layer, which kernel ran and which tuning-database level "
                         "chose it (exact device, same arch, same vendor, or default)")
-    r.add_argument("--db", help=DB_HELP)
-    r.add_argument("--untuned", action="store_true", help=UNTUNED_HELP)
+    _lookup_options(r)
     r.set_defaults(func=commands.cmd_run)
 
     t = sub.add_parser(
@@ -190,8 +195,7 @@ def _parser():
     b.add_argument("--json", help="write the report as JSON to this file")
     b.add_argument("--out", help="folder for MODEL-bBATCH-FAMILY.md, .json and .png (e.g. "
                                   "squeezenet1_1-b1-cpu.md)")
-    b.add_argument("--db", help=DB_HELP)
-    b.add_argument("--untuned", action="store_true", help=UNTUNED_HELP)
+    _lookup_options(b)
     b.set_defaults(func=commands.cmd_bench)
 
     a = sub.add_parser(
