@@ -16,7 +16,8 @@ from onnx.backend.base import Backend, BackendRep
 from .devices import require_dtype, select_device
 from .errors import BodaWarning, InputError
 from .frontend import graph_of
-from .frontend.onnx_file import TensorSpec, input_specs, load_model, output_specs
+from .frontend.onnx_file import (TensorSpec, input_specs, load_model, output_specs,
+                                 parameter_inputs)
 from .kernels.selection import Lookup
 from .plan import make_plan
 from .runtime import Engine
@@ -44,6 +45,7 @@ class Session:
         self.dtype = dtype
         self.lookup = None if db is False else Lookup(open_databases(db))
         self.specs = input_specs(self.model)
+        self.parameters = parameter_inputs(self.model)
         self.overrides = {k: tuple(v) for k, v in (input_shapes or {}).items()}
         unknown = set(self.overrides) - {n for n, _, _ in self.specs}
         if unknown:
@@ -53,7 +55,7 @@ class Session:
         self._backend = None
         self._cast_noted = set()
         shapes = {n: self._static_shape(n, s) for n, s, _ in self.specs}
-        if all(d == np.float32 for _, _, d in self.specs) and \
+        if all(d == np.float32 for _, _, d in self.specs) and not self.parameters and \
                 all(s is not None for s in shapes.values()):
             self._engine(shapes, {})  # fully static: build now, so errors show up early
 
@@ -111,7 +113,8 @@ class Session:
             if dtype is not None and arr.dtype != dtype:
                 raise InputError(f"input {name!r} must have dtype {np.dtype(dtype).name}, "
                                  f"got {arr.dtype.name}")
-            if np.issubdtype(arr.dtype, np.integer) or arr.dtype == np.bool_:
+            if np.issubdtype(arr.dtype, np.integer) or arr.dtype == np.bool_ \
+                    or name in self.parameters:
                 values[name] = arr  # shape-like inputs: the model is specialized to them
                 continue
             if arr.dtype != np.float32:

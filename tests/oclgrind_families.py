@@ -13,6 +13,8 @@ import sys
 from boda import kernels
 from boda.devices import select_device
 from boda.ir.problems import Conv, Eltwise, Lrn, MatMul, Pad, Pool, Softmax, Transpose
+from boda.ir.problems_norm import Norm, Reduce
+from boda.ir.problems_upsample import ConvTranspose, Resize
 from boda.tuner.measure import ProblemBench
 
 RELU = ("relu",)
@@ -38,6 +40,14 @@ PROBLEMS = [
     Lrn((1, 7, 4, 4), 5, 1e-4, 0.75, 1.0),
     Pad((1, 3, 4, 4), (0, 0, 1, 2), (0, 0, 2, 1)),
     Transpose((2, 3, 4), (2, 0, 1)),
+    Resize((1, 2, 3, 4), (1, 2, 6, 6), (1.0, 1.0, 2.0, 1.5), "linear", "half_pixel"),
+    Resize((1, 2, 5, 4), (1, 2, 2, 8), (1.0, 1.0, 0.5, 2.0), "nearest", "asymmetric", "floor"),
+    ConvTranspose(1, 4, 4, (3, 3), (3, 3), (2, 2), (1, 1), (1, 1), (6, 6), bias=True,
+                  act=RELU),
+    Reduce("l2", (2, 3, 4), (0, 2)),
+    Reduce("argmax", (3, 5), (1,)),
+    Norm((1, 3, 4, 4), 2, 1e-5, instance=True, scale_shape=(3,), bias_shape=(3,)),
+    Norm((2, 3, 6), 2, 1e-5, scale_shape=(6,)),
 ]
 
 

@@ -41,7 +41,7 @@ def test_a_device_without_half_precision_refuses_float16_in_one_line(tiny):
         boda.compile(str(tiny), "cpu", dtype="float16")
 
 
-@pytest.mark.parametrize("model", ["squeezenet1_1", "mobilenet"])
+@pytest.mark.parametrize("model", ["squeezenet1_1", "mobilenet", "unet_small"])
 def test_every_family_renders_float16_cuda_that_nvrtc_compiles(model):
     pytest.importorskip("cuda.bindings")
     from boda.runtime.backends import nvrtc
@@ -80,7 +80,7 @@ def test_the_opencl_checker_finds_errors():
     assert opencl_errors("__kernel void f(__global float* x) { x[0] = nothing; }")
 
 
-@pytest.mark.parametrize("model", ["squeezenet1_1", "mobilenet", "resnet18"])
+@pytest.mark.parametrize("model", ["squeezenet1_1", "mobilenet", "resnet18", "unet_small"])
 def test_every_family_renders_float16_opencl_that_clang_accepts(model):
     """PoCL cannot build cl_khr_fp16 code, so clang's front end checks it instead."""
     sources = []

@@ -106,3 +106,10 @@ def test_zoo_mobile_families(name, device):
     writes (ReduceMean pools, HardSwish, HardSigmoid- and Sigmoid-gated SE, SiLU, Split and
     the channel shuffle)."""
     compare(zoo.build(name, batch=1, seed=4), device, seed=4)
+
+
+@pytest.mark.parametrize("name", ["unet_small", "lraspp_small"])
+def test_zoo_dense_prediction(name, device):
+    """Decoders: ConvTranspose and bilinear Resize (by scales and by sizes), skip Concats,
+    InstanceNorm, a sigmoid-gated global branch."""
+    compare(zoo.build(name, batch=1, seed=5), device, seed=5)

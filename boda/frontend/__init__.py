@@ -2,7 +2,12 @@
 
     onnx_file.py  loading and checking a model, its opset, its runtime inputs
     importer.py   ONNX nodes -> Graph nodes, constant subgraphs folded on the host
-    ops.py        the table of supported ONNX ops, one handler each
+    op_table.py   the table of supported ONNX ops (op type -> handler)
+    ops.py        handlers: conv, pools, activations, eltwise, matmul/gemm, pad, ...
+    ops_reduce.py handlers: Reduce*, ArgMax/ArgMin, Instance/LayerNormalization
+    ops_upsample.py handlers: Resize, Upsample, ConvTranspose
+    shape_ops.py  handlers of the ops that move data: reshape, slice, split, concat, ...
+    node_attrs.py reading node attributes
     graph.py      the Graph: tensors with concrete shapes, nodes of boda ops
     passes.py     BatchNorm folding, activation fusion, dead-node removal
     zoo.py        built-in models with seeded weights (`boda zoo`)

@@ -2,7 +2,7 @@
 
 Every node whose inputs are all constant (Constant, ConstantOfShape, Shape/Gather/Concat chains
 feeding a Reshape, ...) is evaluated on the host by onnx's reference evaluator, so only real
-tensor work reaches kernels; every other node goes to its handler in ops.py (the table of
+tensor work reaches kernels; every other node goes to its handler (op_table.py, the table of
 supported ops).
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ from onnx import numpy_helper
 from ..errors import BodaError, InputError, UnsupportedModelError
 from .graph import Graph, Node, Tensor
 from .onnx_file import first_line, input_specs, opset_of
-from .ops import NO_FOLD, OPS, unsupported_ops
+from .op_table import NO_FOLD, OPS, unsupported_ops
 
 MIN_OPSET = 7
 MAX_OPSET = onnx.defs.onnx_opset_version()  # the newest opset the installed onnx knows

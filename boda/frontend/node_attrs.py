@@ -1,4 +1,5 @@
-"""Reading an ONNX node's attributes, and the spatial ones convolutions and pools share."""
+"""Reading an ONNX node's attributes, the spatial ones convolutions and pools share, and the
+error for a supported op used in a way boda does not support."""
 from __future__ import annotations
 
 import onnx
@@ -11,6 +12,12 @@ def attr(node, name, default=None):
         if a.name == name:
             return onnx.helper.get_attribute_value(a)
     return default
+
+
+def unsupported(node, opset, why: str) -> UnsupportedModelError:
+    """A node whose op is supported but not with these attributes or inputs."""
+    return UnsupportedModelError(
+        f"unsupported {why} in node {node.name or node.output[0]!r} (opset {opset})")
 
 
 def decode(v):

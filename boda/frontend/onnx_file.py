@@ -78,6 +78,20 @@ def input_specs(model: onnx.ModelProto) -> list[TensorSpec]:
     return [_spec(vi) for vi in model.graph.input if vi.name not in inits]
 
 
+# Inputs that are parameters of the op, not data: the model is specialized to their values
+# (onnx's own Resize test cases feed the scales as graph inputs).
+PARAMETER_SLOTS = {"Resize": (1, 2, 3), "Upsample": (1,)}
+
+
+def parameter_inputs(model: onnx.ModelProto) -> set:
+    """The runtime inputs read only as op parameters (PARAMETER_SLOTS)."""
+    uses: dict[str, set] = {}
+    for node in model.graph.node:
+        for k, name in enumerate(node.input):
+            uses.setdefault(name, set()).add(k in PARAMETER_SLOTS.get(node.op_type, ()))
+    return {n for n, _, _ in input_specs(model) if uses.get(n) == {True}}
+
+
 def output_specs(model: onnx.ModelProto) -> list[TensorSpec]:
     return [_spec(vi) for vi in model.graph.output]
 

@@ -1,6 +1,7 @@
-"""Every supported ONNX op in one table (`OPS`): each handler, called as handler(imp, node)
-with the running importer.Importer, turns one ONNX node into boda nodes of the Graph (or into
-aliases and constants)."""
+"""The handlers of the convolution, pooling, activation, elementwise, matrix and padding ops.
+Each handler, called as handler(imp, node) with the running importer.Importer, turns one ONNX
+node into boda nodes of the Graph (or into aliases and constants); op_table.py maps op types
+to handlers."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,30 +9,7 @@ import numpy as np
 from ..errors import BodaError, UnsupportedModelError
 from ..ir.activations import BY_ONNX
 from ..ir.problems import broadcast_shapes, conv_out_size
-from .node_attrs import attr, auto_pad, decode, spatial_attrs
-from .shape_ops import (op_cast, op_concat, op_depth_to_space, op_expand, op_flatten,
-                        op_reshape, op_shape, op_slice, op_space_to_depth, op_split,
-                        op_squeeze, op_tile, op_transpose, op_unsqueeze)
-
-
-def unsupported(node, opset, why: str) -> UnsupportedModelError:
-    """A node whose op is supported but not with these attributes or inputs."""
-    return UnsupportedModelError(
-        f"unsupported {why} in node {node.name or node.output[0]!r} (opset {opset}); "
-        f"supported ops: {', '.join(sorted(OPS))}")
-
-
-def unsupported_ops(missing: dict, opset: int) -> UnsupportedModelError:
-    """One line naming every op the model uses that boda lacks (op -> the nodes using it),
-    each with its count and its first node."""
-    if len(missing) == 1 and len(next(iter(missing.values()))) == 1:
-        [(op, [name])] = missing.items()
-        what = f"unsupported op {op!r} in node {name!r}"
-    else:
-        what = "unsupported ops " + ", ".join(
-            f"{op!r} x{len(names)} (first in node {names[0]!r})" for op, names in missing.items())
-    return UnsupportedModelError(f"{what} (opset {opset}); supported ops: "
-                                 f"{', '.join(sorted(OPS))}")
+from .node_attrs import attr, auto_pad, decode, spatial_attrs, unsupported
 
 
 def op_conv(imp, node):
@@ -52,7 +30,7 @@ def op_conv(imp, node):
     imp.add("conv", node, ins, (x.shape[0], w.shape[0]) + out, attrs)
 
 
-def _pool(imp, node, mode, global_pool=False, output=None) -> str:
+def pool(imp, node, mode, global_pool=False, output=None) -> str:
     src = imp.ins(node)[0]
     x = imp.g.tensors[src]
     nsp = len(x.shape) - 2
@@ -95,33 +73,10 @@ def op_activation(imp, node):
     elif node.op_type == "Pow":
         exponent = imp.tensor(node.input[1])
         if not exponent.is_const or exponent.value.size != 1:
-            return _eltwise("pow")(imp, node)  # a tensor of exponents: an eltwise kernel
+            return eltwise("pow")(imp, node)  # a tensor of exponents: an eltwise kernel
         params = [float(exponent.value.reshape(()))]
     src = imp.ins(node)[0]
     imp.add("act", node, [src], imp.g.tensors[src].shape, {"act": (name, *params)})
-
-
-def op_reduce(imp, node, mode: str):
-    """ReduceMean / ReduceMax over the spatial axes (what PyTorch's exporter writes for an
-    adaptive pool to 1x1): a global pool, then a reshape when keepdims=0. Axes are an
-    attribute before opset 18 and an input from it."""
-    src = imp.ins(node)[0]
-    shape = imp.g.tensors[src].shape
-    rank = len(shape)
-    given = attr(node, "axes", None) if imp.opset < 18 else imp.const(node, 1, "axes")
-    axes = [] if given is None else [int(a) % rank for a in np.ravel(given)]
-    if not axes:
-        if attr(node, "noop_with_empty_axes", 0):
-            return op_alias(imp, node)
-        axes = list(range(rank))
-    if rank < 3 or sorted(axes) != list(range(2, rank)):
-        raise unsupported(node, imp.opset, f"{node.op_type} over axes {sorted(axes)} (boda "
-                          f"reduces the spatial axes {list(range(2, rank))}: a global pool)")
-    keep = bool(attr(node, "keepdims", 1))
-    out = _pool(imp, node, mode, global_pool=True,
-                output=None if keep else node.output[0] + "#pooled")
-    if not keep:
-        imp.reshape(node, out, shape[:2])
 
 
 def _clip_from_tensors(imp, node, lo: str, hi: str):
@@ -185,7 +140,7 @@ def op_matmul(imp, node):
         imp.add("matmul", node, [a2, b2], out)
 
 
-def _eltwise(op):
+def eltwise(op):
     def handler(imp, node):
         ins = imp.ins(node)
         shapes = [imp.g.tensors[i].shape for i in ins]
@@ -256,51 +211,3 @@ def op_pad(imp, node):
     out = tuple(d + b + e for d, b, e in zip(shape, pb, pe))
     imp.add("pad", node, [src], out, dict(pad_begin=tuple(pb), pad_end=tuple(pe), mode=mode,
                                            value=value))
-
-
-NO_FOLD = {"Shape", "Size"}  # folded by their own handler: they only need a known shape
-
-
-OPS = {
-    "Conv": op_conv,
-    "MaxPool": lambda imp, n: _pool(imp, n, "max"),
-    "AveragePool": lambda imp, n: _pool(imp, n, "avg"),
-    "GlobalMaxPool": lambda imp, n: _pool(imp, n, "max", True),
-    "GlobalAveragePool": lambda imp, n: _pool(imp, n, "avg", True),
-    "Concat": op_concat,
-    "Softmax": op_softmax,
-    "LogSoftmax": lambda imp, n: op_softmax(imp, n, log=True),
-    "LRN": op_lrn,
-    "Flatten": op_flatten,
-    "Reshape": op_reshape,
-    "Squeeze": op_squeeze,
-    "Unsqueeze": op_unsqueeze,
-    "Transpose": op_transpose,
-    "Slice": op_slice,
-    "Split": op_split,
-    "Expand": op_expand,
-    "Tile": op_tile,
-    "DepthToSpace": op_depth_to_space,
-    "SpaceToDepth": op_space_to_depth,
-    "Cast": op_cast,
-    "Mean": _eltwise("mean"),
-    "Gemm": op_gemm,
-    "MatMul": op_matmul,
-    "Add": _eltwise("add"),
-    "Sub": _eltwise("sub"),
-    "Mul": _eltwise("mul"),
-    "Div": _eltwise("div"),
-    "Sum": _eltwise("sum"),
-    "Max": _eltwise("max"),
-    "Min": _eltwise("min"),
-    "BatchNormalization": op_batchnorm,
-    "Dropout": op_dropout,
-    "Identity": op_alias,
-    "Pad": op_pad,
-    "PRelu": _eltwise("prelu"),
-    "ReduceMean": lambda imp, n: op_reduce(imp, n, "avg"),
-    "ReduceMax": lambda imp, n: op_reduce(imp, n, "max"),
-    **{op: op_activation for op in BY_ONNX},
-    "Shape": op_shape,
-    "Size": op_shape,
-}

@@ -6,7 +6,7 @@ import numpy as np
 
 from .graph import Graph
 
-FUSABLE_ACT_PRODUCERS = ("conv", "pool", "matmul", "eltwise")
+FUSABLE_ACT_PRODUCERS = ("conv", "pool", "matmul", "eltwise", "convtranspose")
 
 
 def fold_batchnorm(g: Graph):

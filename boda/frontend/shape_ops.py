@@ -100,8 +100,9 @@ def _slice_node(imp, node, src, starts, steps, shape, output):
 
 
 def op_slice(imp, node):
-    """Slice with constant starts, ends, axes and positive steps (attributes before opset 10,
-    inputs from it); indices are clamped as ONNX says, negative ones count from the end."""
+    """Slice with constant starts, ends, axes and steps (attributes before opset 10, inputs
+    from it); indices are clamped as ONNX says, negative ones count from the end, and a
+    negative step walks backwards (a copy through a view with negative strides)."""
     src = imp.ins(node)[0]
     shape = imp.g.tensors[src].shape
     rank = len(shape)
@@ -116,13 +117,15 @@ def op_slice(imp, node):
     steps = [1] * len(starts) if steps is None else [int(v) for v in np.ravel(steps)]
     begin, step, out = [0] * rank, [1] * rank, list(shape)
     for a, b, e, k in zip(axes, starts, ends, steps):
-        if k <= 0:
+        if k == 0:
             raise UnsupportedModelError(
-                f"unsupported Slice with step {k} in node {node.name or node.output[0]!r} "
-                f"(opset {imp.opset}); boda slices with positive steps")
+                f"Slice node {node.name or node.output[0]!r}: a step of 0")
         d = shape[a]
-        b = min(max(b + d if b < 0 else b, 0), d)
-        e = min(max(e + d if e < 0 else e, 0), d)
+        b, e = b + d if b < 0 else b, e + d if e < 0 else e
+        if k > 0:
+            b, e = min(max(b, 0), d), min(max(e, 0), d)
+        else:
+            b, e = min(max(b, 0), d - 1), min(max(e, -1), d - 1)
         begin[a], step[a], out[a] = b, k, max(0, -(-(e - b) // k))
     _slice_node(imp, node, src, begin, step, out, None)
 

@@ -3,7 +3,8 @@
 The topologies follow torchvision's: SqueezeNet 1.0 and 1.1, AlexNet, ResNet-18, and a
 MobileNet-v1-like net (depthwise convs, BatchNorm, ReLU6); zoo_mobile.py has the families
 deployed on phones and boards (MobileNetV2, MobileNetV3-small, EfficientNet-B0,
-ShuffleNetV2, SqueezeNext).
+ShuffleNetV2, SqueezeNext) and zoo_dense.py the dense-prediction ones (a U-Net and an LR-ASPP
+segmentation head).
 Weights are He-scaled so activations stay in a sane range through the depth of the network.
 """
 from __future__ import annotations
@@ -12,6 +13,7 @@ import numpy as np
 import onnx
 
 from .zoo_builder import Builder
+from .zoo_dense import DENSE_MODELS
 from .zoo_mobile import MOBILE_MODELS
 
 
@@ -111,6 +113,7 @@ MODELS = {
     "resnet18": (resnet18, "ResNet-18 with BatchNorm and residual Adds"),
     "mobilenet": (mobilenet, "MobileNet-v1-like, width 0.5: depthwise convs, BN, ReLU6"),
     **MOBILE_MODELS,
+    **DENSE_MODELS,
 }
 
 

@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 from .problems import Conv, Eltwise, Lrn, MatMul, Pad, Pool, Problem, Softmax, Transpose
+from .problems_norm import Norm, Reduce
+from .problems_upsample import ConvTranspose, Resize
 
-COMPUTE_OPS = ("conv", "pool", "matmul", "eltwise", "transpose", "softmax", "lrn", "pad")
+COMPUTE_OPS = ("conv", "pool", "matmul", "eltwise", "transpose", "softmax", "lrn", "pad",
+               "resize", "convtranspose", "reduce", "norm")
 
 
 def problem_for(g, node) -> Problem:
@@ -41,4 +44,21 @@ def problem_for(g, node) -> Problem:
     if node.op == "pad":
         return Pad(in_shape=shapes[0], pad_begin=a["pad_begin"], pad_end=a["pad_end"],
                    mode=a["mode"], value=a["value"])
+    if node.op == "resize":
+        return Resize(in_shape=shapes[0], shape=out, scales=tuple(a["scales"]), mode=a["mode"],
+                      coord=a["coord"], nearest=a["nearest"])
+    if node.op == "convtranspose":
+        x, w = shapes[0], shapes[1]
+        return ConvTranspose(n=x[0], c=x[1], m=out[1], in_size=tuple(x[2:]),
+                             kernel=tuple(a["kernel"]), stride=tuple(a["stride"]),
+                             pad_begin=tuple(a["pad_begin"]), dilation=tuple(a["dilation"]),
+                             out_size=tuple(out[2:]), group=a["group"], bias=len(shapes) > 2,
+                             act=act)
+    if node.op == "reduce":
+        return Reduce(mode=a["mode"], in_shape=shapes[0], axes=tuple(a["axes"]),
+                      last=a.get("last", False), epsilon=a.get("epsilon", 0.0))
+    if node.op == "norm":
+        return Norm(shape=out, axis=a["axis"], epsilon=a["epsilon"],
+                    instance=a.get("instance", False), scale_shape=shapes[1],
+                    bias_shape=shapes[2] if len(shapes) > 2 else None)
     raise ValueError(f"{node.op} is not a compute op")

@@ -8,6 +8,8 @@ import numpy as np
 
 from .activations import apply
 from .problems import Conv, Eltwise, Lrn, MatMul, Pad, Pool, Problem, Softmax, Transpose
+from .problems_norm import Norm, Reduce
+from .problems_upsample import ConvTranspose, Resize
 
 
 def _windows(p, x, fill):
@@ -126,8 +128,111 @@ def transpose(p: Transpose, x):
     return np.ascontiguousarray(np.transpose(x, p.perm))
 
 
+def source_coordinate(coord: str, x, in_len: int, out_len: int, scale: float):
+    """Resize's coordinate transform: where output index `x` (array) samples the input."""
+    if coord == "align_corners":  # over the whole output, as onnxruntime does
+        return np.zeros_like(x) if out_len == 1 else x * (in_len - 1) / (out_len - 1)
+    if coord == "asymmetric":
+        return x / scale
+    if coord == "pytorch_half_pixel":
+        return np.full_like(x, -0.5) if out_len == 1 else (x + 0.5) / scale - 0.5
+    if coord == "tf_half_pixel_for_nearest":
+        return (x + 0.5) / scale
+    offset = 0.0
+    if coord == "half_pixel_symmetric":
+        offset = in_len / 2 * (1 - out_len / (scale * in_len))
+    return offset + (x + 0.5) / scale - 0.5
+
+
+def _resample_matrix(p: Resize, axis: int):
+    """(out, in) weights taking one axis of the input to the output."""
+    i, o, s = p.in_shape[axis], p.shape[axis], p.scales[axis]
+    x = source_coordinate(p.coord, np.arange(o, dtype=np.float64), i, o, s)
+    lo = np.floor(x)
+    frac = x - lo
+    m = np.zeros((o, i))
+    rows = np.arange(o)
+    if p.mode == "linear":
+        np.add.at(m, (rows, np.clip(lo, 0, i - 1).astype(int)), 1 - frac)
+        np.add.at(m, (rows, np.clip(lo + 1, 0, i - 1).astype(int)), frac)
+        return m
+    up = {"round_prefer_floor": frac > 0.5, "round_prefer_ceil": frac >= 0.5,
+          "floor": np.zeros(o, bool), "ceil": frac > 0}[p.nearest]
+    m[rows, np.clip(lo + up, 0, i - 1).astype(int)] = 1
+    return m
+
+
+def resize(p: Resize, x):
+    y = x.astype(np.float64)
+    for axis in p.resampled_axes:
+        y = np.moveaxis(np.tensordot(_resample_matrix(p, axis), y, axes=([1], [axis])), 0, axis)
+    return y.astype(np.float32)
+
+
+def convtranspose(p: ConvTranspose, x, w, b=None):
+    """Scatter form: every input element adds its weighted kernel into the output."""
+    x, w = x.astype(np.float64), w.astype(np.float64)
+    nsp = len(p.in_size)
+    full = [s * (i - 1) + (k - 1) * d + 1 for i, k, s, d in
+            zip(p.in_size, p.kernel, p.stride, p.dilation)]
+    size = [max(f, pb + o) for f, pb, o in zip(full, p.pad_begin, p.out_size)]
+    out = np.zeros((p.n, p.m) + tuple(size))
+    cg, mg = p.c // p.group, p.m // p.group
+    for ks in itertools.product(*(range(k) for k in p.kernel)):
+        sl = tuple(slice(k * d, k * d + (i - 1) * s + 1, s) for k, d, i, s in
+                   zip(ks, p.dilation, p.in_size, p.stride))
+        wk = w[(slice(None), slice(None)) + ks]  # (c, mg)
+        for g in range(p.group):
+            out[(slice(None), slice(g * mg, (g + 1) * mg)) + sl] += np.einsum(
+                "nc...,cm->nm...", x[:, g * cg:(g + 1) * cg], wk[g * cg:(g + 1) * cg])
+    out = out[(slice(None), slice(None)) + tuple(slice(pb, pb + o) for pb, o in
+                                                  zip(p.pad_begin, p.out_size))]
+    if b is not None:
+        out = out + b.reshape((1, -1) + (1,) * nsp)
+    return apply(p.act, out).astype(np.float32)
+
+
+def reduce(p: Reduce, x):
+    x = x.astype(np.float64)
+    axes = tuple(p.axes)
+    if p.mode in ("argmax", "argmin"):
+        moved = np.moveaxis(x, axes[0], -1)
+        if p.last:
+            moved = moved[..., ::-1]
+        idx = (np.argmax if p.mode == "argmax" else np.argmin)(moved, axis=-1)
+        if p.last:
+            idx = moved.shape[-1] - 1 - idx
+        return np.expand_dims(idx, axes[0]).astype(np.float32)
+    fns = {"sum": lambda a: a.sum(axes, keepdims=True),
+           "mean": lambda a: a.mean(axes, keepdims=True),
+           "max": lambda a: a.max(axes, keepdims=True),
+           "min": lambda a: a.min(axes, keepdims=True),
+           "prod": lambda a: a.prod(axes, keepdims=True),
+           "l1": lambda a: np.abs(a).sum(axes, keepdims=True),
+           "l2": lambda a: np.sqrt((a * a).sum(axes, keepdims=True)),
+           "sumsquare": lambda a: (a * a).sum(axes, keepdims=True),
+           "invstddev": lambda a: 1 / np.sqrt(a.var(axes, keepdims=True) + p.epsilon),
+           "logsum": lambda a: np.log(a.sum(axes, keepdims=True)),
+           "logsumexp": lambda a: np.log(np.exp(a).sum(axes, keepdims=True))}
+    return fns[p.mode](x).astype(np.float32)
+
+
+def norm(p: Norm, x, scale, bias=None):
+    x = x.astype(np.float64)
+    axes = tuple(range(p.axis, len(p.shape)))
+    mean = x.mean(axes, keepdims=True)
+    var = ((x - mean) ** 2).mean(axes, keepdims=True)
+    y = (x - mean) / np.sqrt(var + p.epsilon)
+    tail = (-1,) + (1,) * (len(p.shape) - 2)
+    y = y * (scale.reshape(tail) if p.instance else scale)
+    if bias is not None:
+        y = y + (bias.reshape(tail) if p.instance else bias)
+    return y.astype(np.float32)
+
+
 _BY_KIND = {Conv: conv, Pool: pool, MatMul: matmul, Eltwise: eltwise, Softmax: softmax,
-            Lrn: lrn, Pad: pad, Transpose: transpose}
+            Lrn: lrn, Pad: pad, Transpose: transpose, Resize: resize,
+            ConvTranspose: convtranspose, Reduce: reduce, Norm: norm}
 
 
 def reference(problem: Problem, *inputs: np.ndarray) -> np.ndarray:

@@ -46,8 +46,8 @@ class View:
         return View(tuple(shape), self.strides, self.offset + start * self.strides[axis])
 
     def window(self, starts, steps, shape) -> "View":
-        """Every steps[i]-th element from starts[i] along each axis, `shape` of them (steps
-        positive): a Slice or a Split output, as a view of its input."""
+        """Every steps[i]-th element from starts[i] along each axis, `shape` of them (a
+        negative step walks backwards): a Slice or a Split output, as a view of its input."""
         return View(tuple(shape), tuple(s * k for s, k in zip(self.strides, steps)),
                     self.offset + sum(a * s for a, s in zip(starts, self.strides)))
 
@@ -74,4 +74,5 @@ class View:
         """One past the largest element index the view touches."""
         if numel(self.shape) == 0:
             return self.offset
-        return self.offset + sum((d - 1) * s for d, s in zip(self.shape, self.strides)) + 1
+        return self.offset + sum((d - 1) * s for d, s in zip(self.shape, self.strides)
+                                 if s > 0) + 1

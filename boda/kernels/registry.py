@@ -12,14 +12,15 @@ import importlib
 import os
 
 from ..errors import BodaError
-from . import (conv_direct_tiled, conv_gemm, conv_k1, conv_winograd, direct_conv, eltwise,
-               lrn, matmul, matmul_tiled, pad, pool, pool_rows, softmax)
+from . import (conv_direct_tiled, conv_gemm, conv_k1, conv_winograd, convtranspose,
+               direct_conv, eltwise, lrn, matmul, matmul_tiled, norm, pad, pool, pool_rows,
+               reduce, resize, softmax)
 from .family import Family
 
 FAMILIES = [conv_gemm.FAMILY, conv_k1.FAMILY, conv_winograd.FAMILY, conv_direct_tiled.FAMILY,
             conv_gemm.SPLITK, direct_conv.FAMILY, pool_rows.FAMILY, pool.FAMILY,
             matmul_tiled.FAMILY, matmul.FAMILY, eltwise.FAMILY, softmax.FAMILY, lrn.FAMILY,
-            pad.FAMILY]
+            pad.FAMILY, resize.FAMILY, convtranspose.FAMILY, reduce.FAMILY, norm.FAMILY]
 BY_NAME = {f.name: f for f in FAMILIES}
 
 

@@ -44,6 +44,9 @@ class Plan:
     storages: list = field(default_factory=list)
     inputs: list = field(default_factory=list)
     outputs: list = field(default_factory=list)    # (ONNX name, tensor name)
+    # tensor name -> dtype of the outputs that are not float32 (ArgMax's int64, a folded
+    # Shape): kernels compute them in float, the engine converts them when read back
+    output_dtypes: dict = field(default_factory=dict)
 
     def operand_storages(self, step) -> list:
         """The storage behind each input of `step`, in operand order."""
@@ -60,6 +63,8 @@ VIEW_OPS = ("reshape", "slice")  # their outputs are views of their inputs' stor
 
 def make_plan(g: Graph) -> Plan:
     plan = Plan(inputs=list(g.inputs), outputs=list(g.outputs))
+    plan.output_dtypes = {t: g.tensors[t].dtype for _, t in g.outputs
+                          if g.tensors[t].dtype != np.float32}
     producers = {n.output: n for n in g.nodes}
     graph_outputs = {t for _, t in g.outputs}
 

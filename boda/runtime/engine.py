@@ -184,7 +184,7 @@ class Engine:
                 be.download(self.buffers[sid], arr, view.offset)
             results[name] = arr
         be.finish()
-        return {k: v.astype(np.float32, copy=False) for k, v in results.items()}
+        return {k: _as_output(v, plan.output_dtypes.get(k)) for k, v in results.items()}
 
     def profile(self, feeds: dict, repeat: int = 5) -> list[tuple[LayerKernel, float, float]]:
         """Device seconds per layer, two ways: (layer, alone, in sequence). Alone is the median
@@ -198,3 +198,10 @@ class Engine:
             alone = self.backend.time_launches(*launches[k], repeat)
             out.append((layer, float(np.median(alone)), float(np.median([r[k] for r in runs]))))
         return out
+
+
+def _as_output(value: np.ndarray, dtype) -> np.ndarray:
+    """An output as the model declares it: float32, or an integer tensor computed as floats."""
+    if dtype is None or not np.issubdtype(dtype, np.integer):
+        return value.astype(np.float32, copy=False)
+    return np.rint(value).astype(dtype) if value.dtype.kind == "f" else value.astype(dtype)
