@@ -4,7 +4,8 @@ relative error and boda's latency of each.
 
     python benchmarks/device_matrix.py [--models squeezenet1_0,...] [--out FILE]
     python benchmarks/device_matrix.py --one DEVICE MODEL...   (one configuration, as the
-        environment sets it up; one JSON line a model: what tests/test_device_matrix.py runs)
+        environment sets it up; one JSON line a model: what tests/test_device_matrix.py runs;
+        a MODEL ending in .onnx is that file, its first input random)
 
 Latency is the median of 3 runs after the first; rusticl's llvmpipe is a GPU-style driver
 on the CPU, so its times say how far untuned defaults are from a device they fit.
@@ -20,6 +21,7 @@ import sys
 import time
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 
 import boda
@@ -28,24 +30,26 @@ from boda.frontend import zoo
 
 def one(device: str, names: list[str]):
     for name in names:
-        model = zoo.build(name)
-        x = np.random.default_rng(7).standard_normal((1, 3, 224, 224)).astype(np.float32)
+        model = onnx.load(name) if name.endswith(".onnx") else zoo.build(name)
+        data = model.graph.input[0]
+        shape = [d.dim_value for d in data.type.tensor_type.shape.dim]
+        x = np.random.default_rng(7).standard_normal(shape).astype(np.float32)
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = 2
         ref = ort.InferenceSession(model.SerializeToString(), opts,
-                                   providers=["CPUExecutionProvider"]).run(None, {"data": x})[0]
+                                   providers=["CPUExecutionProvider"]).run(None, {data.name: x})[0]
         t0 = time.perf_counter()
         sess = boda.compile(model, device=device)
-        (out,) = sess.run(None, {"data": x})
+        out = sess.run(None, {data.name: x})[0]
         first = time.perf_counter() - t0
         times = []
         for _ in range(3):
             t = time.perf_counter()
-            sess.run(None, {"data": x})
+            sess.run(None, {data.name: x})
             times.append(time.perf_counter() - t)
         target = getattr(sess.engine.backend, "target", None)
         err = float(np.abs(out.astype(np.float64) - ref).max() / np.abs(ref).max())
-        print(json.dumps({"model": name, "device": sess.device.name, "max_rel_error": err,
+        print(json.dumps({"model": os.path.basename(name), "device": sess.device.name, "max_rel_error": err,
                           "ms": 1e3 * statistics.median(times), "first_s": first,
                           "target": target[0] if target else ""}), flush=True)
 

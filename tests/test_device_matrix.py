@@ -81,6 +81,14 @@ def test_rusticl_llvmpipe_runs_the_activation_functions():
 
 
 @pytest.mark.slow
+def test_rusticl_llvmpipe_runs_the_decoders():
+    """Resize (by scales and by sizes), ConvTranspose and InstanceNorm built by Mesa's clang."""
+    names = ["unet_small", "lraspp_small"]
+    assert_models_match(results(run(MATRIX, "--one", "llvmpipe", *names, env=rusticl_env())),
+                        names)
+
+
+@pytest.mark.slow
 def test_a_short_tune_on_rusticl(tiny, tmp_path):
     env = rusticl_env()
     res = subprocess.run([sys.executable, "-m", "boda.cli", "tune", "--model", str(tiny),
