@@ -37,7 +37,8 @@ def one(device: str, names: list[str]):
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = 2
         ref = ort.InferenceSession(model.SerializeToString(), opts,
-                                   providers=["CPUExecutionProvider"]).run(None, {data.name: x})[0]
+                                   providers=["CPUExecutionProvider"]).run(None,
+                                                                           {data.name: x})[0]
         t0 = time.perf_counter()
         sess = boda.compile(model, device=device)
         out = sess.run(None, {data.name: x})[0]

@@ -12,8 +12,8 @@ import sys
 
 from boda import kernels
 from boda.devices import select_device
-from boda.ir.problems import Conv, Eltwise, Lrn, MatMul, Pad, Pool, Softmax, Transpose
-from boda.ir.problems_norm import Norm, Reduce
+from boda.ir.problems import Conv, Eltwise, Gather, Lrn, MatMul, Pad, Pool, Softmax, Transpose
+from boda.ir.problems_norm import Norm, Reduce, TopK
 from boda.ir.problems_upsample import ConvTranspose, Resize
 from boda.tuner.measure import ProblemBench
 
@@ -48,6 +48,9 @@ PROBLEMS = [
     Reduce("argmax", (3, 5), (1,)),
     Norm((1, 3, 4, 4), 2, 1e-5, instance=True, scale_shape=(3,), bias_shape=(3,)),
     Norm((2, 3, 6), 2, 1e-5, scale_shape=(6,)),
+    Gather((2, 5, 3), 1, (2, 2)),
+    TopK((3, 9), 1, 4),
+    Eltwise("where", (2, 4), ((2, 4), (4,), (2, 1))),
 ]
 
 

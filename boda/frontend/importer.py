@@ -100,6 +100,11 @@ class Importer:
             if name not in g.tensors:
                 raise BodaError(f"graph output {out.name!r} is not produced by any node")
             g.outputs.append((out.name, name))
+            declared = out.type.tensor_type.elem_type  # computed as floats: converted back
+            if declared in (onnx.TensorProto.BOOL, onnx.TensorProto.INT64,
+                            onnx.TensorProto.INT32) and g.tensors[name].dtype == np.float32 \
+                    and not g.tensors[name].is_const:
+                g.tensors[name].dtype = onnx.helper.tensor_dtype_to_np_dtype(declared)
         return g
 
     def convert(self, node):

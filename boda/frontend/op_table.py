@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from ..errors import UnsupportedModelError
 from ..ir.activations import BY_ONNX
-from .ops import (op_activation, op_alias, op_batchnorm, op_conv, op_dropout, op_gemm,
-                  op_lrn, op_matmul, op_pad, op_softmax, pool, eltwise)
-from .ops_reduce import REDUCE_MODES, op_arg, op_instance_norm, op_layer_norm, op_reduce
+from .ops import (eltwise, op_activation, op_alias, op_batchnorm, op_conv, op_dropout,
+                  op_gemm, op_lrn, op_matmul, op_pad, op_softmax, op_where, pool)
+from .ops_reduce import (REDUCE_MODES, op_arg, op_instance_norm, op_layer_norm, op_reduce,
+                         op_topk)
 from .ops_upsample import op_convtranspose, op_resize, op_upsample
 from .shape_ops import (op_cast, op_concat, op_depth_to_space, op_expand, op_flatten,
-                        op_reshape, op_shape, op_slice, op_space_to_depth, op_split,
+                        op_gather, op_reshape, op_shape, op_slice, op_space_to_depth, op_split,
                         op_squeeze, op_tile, op_transpose, op_unsqueeze)
 
 
@@ -69,6 +70,19 @@ OPS = {
     "Pad": op_pad,
     "PRelu": eltwise("prelu"),
     **{op: op_reduce for op in REDUCE_MODES},
+    "Gather": op_gather,
+    "TopK": op_topk,
+    "Where": op_where,
+    # comparisons and logic compute 0/1 floats (bool graph outputs are converted back)
+    "Greater": eltwise("greater"),
+    "Less": eltwise("less"),
+    "Equal": eltwise("equal"),
+    "GreaterOrEqual": eltwise("greater_equal"),
+    "LessOrEqual": eltwise("less_equal"),
+    "And": eltwise("and"),
+    "Or": eltwise("or"),
+    "Xor": eltwise("xor"),
+    "Not": eltwise("not"),
     "ArgMax": op_arg,
     "ArgMin": op_arg,
     "InstanceNormalization": op_instance_norm,

@@ -1,4 +1,4 @@
-"""The handlers of the ops that reduce: Reduce* over any axes, ArgMax/ArgMin, and the
+"""The handlers of the ops that reduce: Reduce* over any axes, ArgMax/ArgMin, TopK, and the
 normalizations InstanceNormalization and LayerNormalization. Mean or max over exactly the
 spatial axes stays a global pool (ops.pool); everything else becomes a reduce or norm node,
 lowering to the Problems of ir/problems_norm.py. A keepdims=0 output is a view (reshape) of
@@ -68,6 +68,25 @@ def op_arg(imp, node):
     if tmp:
         out = imp.reshape(node, out, final)
     imp.g.tensors[out].dtype = np.dtype(np.int64)
+
+
+def op_topk(imp, node):
+    """TopK (k an attribute before opset 10, a constant input from it): one kernel for the
+    values and one for the indices (int64), each where its output is used."""
+    src = imp.ins(node)[0]
+    shape = imp.g.tensors[src].shape
+    axis = int(attr(node, "axis", -1)) % len(shape)
+    k = int(attr(node, "k")) if imp.opset < 10 else int(np.ravel(imp.const(node, 1, "K"))[0])
+    if not 0 < k <= shape[axis]:
+        raise BodaError(f"TopK node {node.name!r}: k={k} for an axis of {shape[axis]}")
+    out_shape = shape[:axis] + (k,) + shape[axis + 1:]
+    for i, output in enumerate(node.output[:2]):
+        if output:
+            imp.add("topk", node, [src], out_shape, dict(
+                axis=axis, k=k, largest=bool(attr(node, "largest", 1)), indices=i == 1),
+                output=output)
+    if len(node.output) > 1 and node.output[1]:
+        imp.g.tensors[node.output[1]].dtype = np.dtype(np.int64)
 
 
 def op_instance_norm(imp, node):

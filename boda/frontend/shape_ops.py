@@ -130,6 +130,36 @@ def op_slice(imp, node):
     _slice_node(imp, node, src, begin, step, out, None)
 
 
+def op_gather(imp, node):
+    """Gather by constant indices: indices stepping evenly (a scalar included) are a slice,
+    so a view or a strided copy; any others a gather kernel reading them."""
+    src = imp.ins(node)[0]
+    shape = imp.g.tensors[src].shape
+    rank = len(shape)
+    axis = int(attr(node, "axis", 0)) % rank
+    idx = np.asarray(imp.const(node, 1, "indices")).astype(np.int64)
+    d = shape[axis]
+    if idx.size and (idx.min() < -d or idx.max() >= d):
+        raise BodaError(f"Gather node {node.name!r}: indices outside [-{d}, {d})")
+    idx = np.where(idx < 0, idx + d, idx)
+    flat = idx.ravel()
+    steps = set(np.diff(flat).tolist())
+    if idx.ndim <= 1 and flat.size and (flat.size == 1 or (len(steps) == 1 and 0 not in steps)):
+        begin, step, out = [0] * rank, [1] * rank, list(shape)
+        begin[axis], out[axis] = int(flat[0]), flat.size
+        step[axis] = int(flat[1] - flat[0]) if flat.size > 1 else 1
+        if idx.ndim == 0:  # the axis goes away: a view of the one-element slice
+            one = node.output[0] + "#one"
+            _slice_node(imp, node, src, begin, step, out, one)
+            imp.reshape(node, one, shape[:axis] + shape[axis + 1:])
+        else:
+            _slice_node(imp, node, src, begin, step, out, None)
+        return
+    ind = imp.g.const(node.output[0] + "#indices", idx.astype(np.float32))
+    imp.add("gather", node, [src, ind], shape[:axis] + idx.shape + shape[axis + 1:],
+            {"axis": axis})
+
+
 def op_split(imp, node):
     """Split into windows along one axis; the sizes are an attribute before opset 13, an
     input from it, or (opset 18) `num_outputs` equal parts, the last one smaller."""

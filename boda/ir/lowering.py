@@ -1,12 +1,13 @@
 """Lowering: each compute node of an optimized Graph (frontend.graph) becomes one Problem."""
 from __future__ import annotations
 
-from .problems import Conv, Eltwise, Lrn, MatMul, Pad, Pool, Problem, Softmax, Transpose
-from .problems_norm import Norm, Reduce
+from .problems import (Conv, Eltwise, Gather, Lrn, MatMul, Pad, Pool, Problem, Softmax,
+                       Transpose)
+from .problems_norm import Norm, Reduce, TopK
 from .problems_upsample import ConvTranspose, Resize
 
 COMPUTE_OPS = ("conv", "pool", "matmul", "eltwise", "transpose", "softmax", "lrn", "pad",
-               "resize", "convtranspose", "reduce", "norm")
+               "resize", "convtranspose", "reduce", "norm", "gather", "topk")
 
 
 def problem_for(g, node) -> Problem:
@@ -44,6 +45,11 @@ def problem_for(g, node) -> Problem:
     if node.op == "pad":
         return Pad(in_shape=shapes[0], pad_begin=a["pad_begin"], pad_end=a["pad_end"],
                    mode=a["mode"], value=a["value"])
+    if node.op == "gather":
+        return Gather(in_shape=shapes[0], axis=a["axis"], index_shape=shapes[1])
+    if node.op == "topk":
+        return TopK(shape=shapes[0], axis=a["axis"], k=a["k"], largest=a["largest"],
+                    indices=a["indices"])
     if node.op == "resize":
         return Resize(in_shape=shapes[0], shape=out, scales=tuple(a["scales"]), mode=a["mode"],
                       coord=a["coord"], nearest=a["nearest"])

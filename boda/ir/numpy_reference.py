@@ -7,8 +7,9 @@ import itertools
 import numpy as np
 
 from .activations import apply
-from .problems import Conv, Eltwise, Lrn, MatMul, Pad, Pool, Problem, Softmax, Transpose
-from .problems_norm import Norm, Reduce
+from .problems import (Conv, Eltwise, Gather, Lrn, MatMul, Pad, Pool, Problem, Softmax,
+                       Transpose)
+from .problems_norm import Norm, Reduce, TopK
 from .problems_upsample import ConvTranspose, Resize
 
 
@@ -86,7 +87,14 @@ def eltwise(p: Eltwise, *xs):
            "div": np.divide, "max": np.maximum, "min": np.minimum,
            "sum": lambda *a: sum(a), "mean": lambda *a: sum(a) / len(a),
            "muladd": lambda a, b, c: a * b + c,
-           "prelu": lambda a, s: np.where(a >= 0, a, a * s), "pow": np.power}
+           "prelu": lambda a, s: np.where(a >= 0, a, a * s), "pow": np.power,
+           "where": lambda c, a, b: np.where(c != 0, a, b), "not": lambda a: 1.0 * (a == 0),
+           "greater": lambda a, b: 1.0 * (a > b), "less": lambda a, b: 1.0 * (a < b),
+           "equal": lambda a, b: 1.0 * (a == b), "greater_equal": lambda a, b: 1.0 * (a >= b),
+           "less_equal": lambda a, b: 1.0 * (a <= b),
+           "and": lambda a, b: 1.0 * ((a != 0) & (b != 0)),
+           "or": lambda a, b: 1.0 * ((a != 0) | (b != 0)),
+           "xor": lambda a, b: 1.0 * ((a != 0) ^ (b != 0))}
     with np.errstate(all="ignore"):  # pow of a negative base is NaN, as in the kernel
         out = np.broadcast_to(ops[p.op](*xs), p.shape)
     return apply(p.act, out).astype(np.float32)
@@ -122,6 +130,10 @@ def pad(p: Pad, x):
     if p.mode == "constant":
         return np.pad(x, widths, constant_values=p.value).astype(np.float32)
     return np.pad(x, widths, mode=p.mode).astype(np.float32)
+
+
+def gather(p: Gather, x, indices):
+    return np.take(x, indices.astype(np.int64), axis=p.axis)
 
 
 def transpose(p: Transpose, x):
@@ -217,6 +229,13 @@ def reduce(p: Reduce, x):
     return fns[p.mode](x).astype(np.float32)
 
 
+def topk(p: TopK, x):
+    moved = np.moveaxis(x.astype(np.float64), p.axis, -1)
+    order = np.argsort(-moved if p.largest else moved, axis=-1, kind="stable")[..., :p.k]
+    out = order if p.indices else np.take_along_axis(moved, order, axis=-1)
+    return np.moveaxis(out, -1, p.axis).astype(np.float32)
+
+
 def norm(p: Norm, x, scale, bias=None):
     x = x.astype(np.float64)
     axes = tuple(range(p.axis, len(p.shape)))
@@ -231,8 +250,8 @@ def norm(p: Norm, x, scale, bias=None):
 
 
 _BY_KIND = {Conv: conv, Pool: pool, MatMul: matmul, Eltwise: eltwise, Softmax: softmax,
-            Lrn: lrn, Pad: pad, Transpose: transpose, Resize: resize,
-            ConvTranspose: convtranspose, Reduce: reduce, Norm: norm}
+            Lrn: lrn, Pad: pad, Transpose: transpose, Gather: gather, Resize: resize,
+            ConvTranspose: convtranspose, Reduce: reduce, Norm: norm, TopK: topk}
 
 
 def reference(problem: Problem, *inputs: np.ndarray) -> np.ndarray:
@@ -242,9 +261,13 @@ def reference(problem: Problem, *inputs: np.ndarray) -> np.ndarray:
 
 def random_inputs(problem, seed: int = 0) -> list[np.ndarray]:
     """Standard-normal float32 operands for `problem` (never zeros: a kernel that reads
-    nothing would pass on zeros)."""
+    nothing would pass on zeros); a Gather's indices are random ones in range."""
     rng = np.random.default_rng(seed)
-    return [rng.standard_normal(s).astype(np.float32) for s in problem.in_shapes]
+    out = [rng.standard_normal(s).astype(np.float32) for s in problem.in_shapes]
+    if isinstance(problem, Gather):  # indices in range, as the importer guarantees
+        out[1] = rng.integers(0, problem.in_shape[problem.axis], problem.index_shape
+                              ).astype(np.float32)
+    return out
 
 
 def max_rel_error(out: np.ndarray, ref: np.ndarray) -> float:

@@ -188,7 +188,9 @@ class MatMul(Problem):
 class Eltwise(Problem):
     """Elementwise op over broadcast inputs, then an activation. `copy` with an activation is
     a standalone Relu/Sigmoid/...; `muladd` (x * a + b) is a BatchNormalization not folded;
-    `prelu` is PRelu (x, slope), `pow` a Pow whose exponent is a tensor, `mean` Mean."""
+    `prelu` is PRelu (x, slope), `pow` a Pow whose exponent is a tensor, `mean` Mean, `where`
+    Where (cond, x, y); comparisons and logic ops (greater, ..., and, or, xor, not) give 0/1
+    floats."""
     kind: ClassVar[str] = "eltwise"
     op: str
     shape: tuple
@@ -217,6 +219,24 @@ class Transpose(Problem):
     @property
     def out_shape(self):
         return tuple(self.in_shape[p] for p in self.perm)
+
+
+@dataclass(frozen=True)
+class Gather(Problem):
+    """ONNX Gather along `axis` by indices given as a float operand (exact below 2^24), each
+    already in range: the output is in_shape[:axis] + index_shape + in_shape[axis + 1:]."""
+    kind: ClassVar[str] = "gather"
+    in_shape: tuple
+    axis: int
+    index_shape: tuple
+
+    @property
+    def in_shapes(self):
+        return (self.in_shape, self.index_shape)
+
+    @property
+    def out_shape(self):
+        return self.in_shape[:self.axis] + self.index_shape + self.in_shape[self.axis + 1:]
 
 
 @dataclass(frozen=True)

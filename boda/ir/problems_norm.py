@@ -1,5 +1,6 @@
-"""The Problems that reduce: Reduce (ONNX's Reduce* ops and ArgMax/ArgMin over any axes) and
-Norm (InstanceNormalization and LayerNormalization, which reduce then rescale). Reduce over
+"""The Problems that reduce: Reduce (ONNX's Reduce* ops and ArgMax/ArgMin over any axes),
+TopK (a classifier head's k best), and Norm (InstanceNormalization and LayerNormalization,
+which reduce then rescale). Reduce over
 the spatial axes with mean or max is a global pool (problems.Pool) instead."""
 from __future__ import annotations
 
@@ -73,3 +74,31 @@ class Norm(Problem):
     @property
     def flops(self):
         return 6 * numel(self.shape)
+
+
+@dataclass(frozen=True)
+class TopK(Problem):
+    """The k largest (or smallest) along `axis`, best first, ties to the lower index; the
+    values, or with `indices` their positions (as floats)."""
+    kind: ClassVar[str] = "topk"
+    shape: tuple
+    axis: int
+    k: int
+    largest: bool = True
+    indices: bool = False
+
+    @property
+    def in_shapes(self):
+        return (self.shape,)
+
+    @property
+    def out_shape(self):
+        return self.shape[:self.axis] + (self.k,) + self.shape[self.axis + 1:]
+
+    @property
+    def rows(self) -> int:
+        return numel(self.shape) // self.shape[self.axis]
+
+    @property
+    def flops(self):
+        return numel(self.shape) * self.k

@@ -201,7 +201,10 @@ class Engine:
 
 
 def _as_output(value: np.ndarray, dtype) -> np.ndarray:
-    """An output as the model declares it: float32, or an integer tensor computed as floats."""
+    """An output as the model declares it: float32, or an integer or bool tensor computed as
+    floats."""
+    if dtype == np.bool_:
+        return value != 0
     if dtype is None or not np.issubdtype(dtype, np.integer):
         return value.astype(np.float32, copy=False)
     return np.rint(value).astype(dtype) if value.dtype.kind == "f" else value.astype(dtype)
