@@ -37,8 +37,7 @@ def one(device: str, names: list[str]):
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = 2
         ref = ort.InferenceSession(model.SerializeToString(), opts,
-                                   providers=["CPUExecutionProvider"]).run(None,
-                                                                           {data.name: x})[0]
+                                   providers=["CPUExecutionProvider"]).run(None, {data.name: x})[0]
         t0 = time.perf_counter()
         sess = boda.compile(model, device=device)
         out = sess.run(None, {data.name: x})[0]
@@ -50,7 +49,8 @@ def one(device: str, names: list[str]):
             times.append(time.perf_counter() - t)
         target = getattr(sess.engine.backend, "target", None)
         err = float(np.abs(out.astype(np.float64) - ref).max() / np.abs(ref).max())
-        print(json.dumps({"model": os.path.basename(name), "device": sess.device.name, "max_rel_error": err,
+        print(json.dumps({"model": os.path.basename(name), "device": sess.device.name,
+                          "max_rel_error": err,
                           "ms": 1e3 * statistics.median(times), "first_s": first,
                           "target": target[0] if target else ""}), flush=True)
 
