@@ -122,3 +122,20 @@ def test_bench_runs_on_a_model_whose_convs_fuse_clip_and_sigmoid(tmp_path):
                                                                             "sigmoid)"]
     assert all(x["reference_ms"]["onnxruntime"] > 0 for x in report["layers"])
     assert {n["engine"]: n["max_rel_diff"] for n in report["network"]}["onnxruntime"] <= 1e-4
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["mobilenet_v3_small", "efficientnet_b0", "shufflenet_v2",
+                                  "squeezenext", "unet_small", "lraspp_small"])
+def test_bench_runs_on_the_zoo(name, tmp_path):
+    """Every fused activation and Problem kind of the zoo's newer models has a layer
+    reference, and the whole network agrees with onnxruntime."""
+    res = boda("zoo", name, "-o", tmp_path / "m.onnx")
+    assert res.returncode == 0, res.stderr
+    res = boda("bench", "--model", tmp_path / "m.onnx", "--device", "cpu", "--against",
+               "onnxruntime", "--repeat", "1", "--untuned", "--json", tmp_path / "r.json")
+    assert res.returncode == 0, res.stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["layers"] and all(x["reference_ms"]["onnxruntime"] > 0
+                                    for x in report["layers"])
+    assert {n["engine"]: n["max_rel_diff"] for n in report["network"]}["onnxruntime"] <= 1e-4
