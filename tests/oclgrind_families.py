@@ -31,6 +31,7 @@ PROBLEMS = [
     conv(16, 8, 6, 3, p=1),                  # 3x3 pad 1 (winograd, split-K)
     conv(4, 6, 9, 3, s=2),                   # strided, no pad
     conv(8, 8, 6, 3, p=1, group=8),          # depthwise
+    conv(6, 6, 9, 3, s=2, p=1, group=6),     # depthwise, strided
     conv(4, 4, 7, 3, p=2, dilation=2),       # dilated
     Pool("max", 1, 5, (9, 9), (3, 3), (2, 2), (0, 0), (0, 0), (1, 1), (4, 4)),
     Pool("avg", 1, 5, (6, 6), (6, 6), (1, 1), (0, 0), (0, 0), (1, 1), (1, 1)),

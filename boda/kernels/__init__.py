@@ -6,7 +6,8 @@ themselves (one module each), and the choice of which one runs a Problem.
     sources.py     a family's kernel for a Problem's views; kernels into one program source
     registry.py    the known families ($BODA_FAMILIES plug-ins too) and which apply
     selection.py   which kernel runs a Problem: tuning-database levels, then defaults
-    conv_*.py, pool*.py, matmul*.py, eltwise.py, softmax.py, lrn.py, pad.py: the families
+    conv_*.py, pool*.py, matmul*.py, eltwise.py, softmax.py, lrn.py, pad.py, resize.py,
+    convtranspose.py, reduce.py, norm.py, gather.py, topk.py: the families
 
 A plug-in family subclasses `boda.kernels.Family` (or a family's class, e.g.
 `boda.kernels.conv_k1.ConvK1`) and returns `boda.kernels.KernelSource`.

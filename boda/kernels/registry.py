@@ -12,13 +12,13 @@ import importlib
 import os
 
 from ..errors import BodaError
-from . import (conv_direct_tiled, conv_gemm, conv_k1, conv_winograd, convtranspose,
-               direct_conv, eltwise, gather, lrn, matmul, matmul_tiled, norm, pad, pool,
-               pool_rows, reduce, resize, softmax, topk)
+from . import (conv_depthwise, conv_direct_tiled, conv_gemm, conv_k1, conv_winograd,
+               convtranspose, direct_conv, eltwise, gather, lrn, matmul, matmul_tiled, norm,
+               pad, pool, pool_rows, reduce, resize, softmax, topk)
 from .family import Family
 
 FAMILIES = [conv_gemm.FAMILY, conv_k1.FAMILY, conv_winograd.FAMILY, conv_direct_tiled.FAMILY,
-            conv_gemm.SPLITK, direct_conv.FAMILY, pool_rows.FAMILY, pool.FAMILY,
+            conv_depthwise.FAMILY, conv_gemm.SPLITK, direct_conv.FAMILY, pool_rows.FAMILY, pool.FAMILY,
             matmul_tiled.FAMILY, matmul.FAMILY, eltwise.FAMILY, softmax.FAMILY, lrn.FAMILY,
             pad.FAMILY, resize.FAMILY, convtranspose.FAMILY, reduce.FAMILY, norm.FAMILY,
             gather.FAMILY, topk.FAMILY]
