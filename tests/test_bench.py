@@ -139,3 +139,18 @@ def test_bench_runs_on_the_zoo(name, tmp_path):
     assert report["layers"] and all(x["reference_ms"]["onnxruntime"] > 0
                                     for x in report["layers"])
     assert {n["engine"]: n["max_rel_diff"] for n in report["network"]}["onnxruntime"] <= 1e-4
+
+
+def test_openvino_reference_with_fp32_forced(tiny, tmp_path):
+    """OpenVINO as users pick it: f32 forced (and its default precision beside it where that
+    differs), per layer and for the network, its fp32 outputs within 1e-4 of boda's."""
+    if importlib.util.find_spec("openvino") is None:
+        pytest.skip("openvino is not installed (pip install 'boda[bench]')")
+    res = boda("bench", "--model", tiny, "--device", "cpu", "--against", "onnxruntime,openvino",
+               "--repeat", "3", "--untuned", "--json", tmp_path / "r.json")
+    assert res.returncode == 0, res.stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert "INFERENCE_PRECISION_HINT=f32" in report["references"]["openvino"]["note"]
+    assert all(x["reference_ms"]["openvino-f32"] > 0 for x in report["layers"])
+    network = {n["engine"]: n["max_rel_diff"] for n in report["network"]}
+    assert network["openvino-f32"] <= 1e-4 and network["onnxruntime"] <= 1e-4

@@ -186,8 +186,9 @@ def _parser():
     b.add_argument("--device", help="as for run")
     _remote_options(b)
     b.add_argument("--against", help="comma-separated references: cudnn (through PyTorch), "
-                                     "onnxruntime (default: cudnn on NVIDIA devices, and "
-                                     "onnxruntime)")
+                                     "onnxruntime, openvino (fp32 forced, and its default "
+                                     "precision where that differs) (default: cudnn on "
+                                     "NVIDIA devices, and onnxruntime)")
     b.add_argument("--batch", type=int, help="set the batch dimension of the input")
     b.add_argument("--repeat", type=int, default=50,
                    help="timed runs per layer and per engine; medians are reported "

@@ -27,8 +27,9 @@ from ..session import compile as boda_compile
 from ..version import __version__
 from .timing import cores, cpu_name, interleaved_medians
 
-REFERENCES = ("cudnn", "onnxruntime")
-INSTALL = {"cudnn": "PyTorch with CUDA", "onnxruntime": "onnxruntime (pip install 'boda[bench]')"}
+REFERENCES = ("cudnn", "onnxruntime", "openvino")
+INSTALL = {"cudnn": "PyTorch with CUDA", "onnxruntime": "onnxruntime (pip install 'boda[bench]')",
+           "openvino": "OpenVINO (pip install 'boda[bench]')"}
 
 
 def default_against(device) -> list[str]:
