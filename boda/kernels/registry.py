@@ -19,9 +19,9 @@ from .family import Family
 
 FAMILIES = [conv_gemm.FAMILY, conv_k1.FAMILY, conv_winograd.FAMILY, conv_direct_tiled.FAMILY,
             conv_depthwise.FAMILY, conv_gemm.SPLITK, direct_conv.FAMILY, pool_rows.FAMILY,
-            pool.FAMILY, matmul_tiled.FAMILY, matmul.FAMILY, eltwise.FAMILY, softmax.FAMILY, lrn.FAMILY,
-            pad.FAMILY, resize.FAMILY, convtranspose.FAMILY, reduce.FAMILY, norm.FAMILY,
-            gather.FAMILY, topk.FAMILY]
+            pool.FAMILY, matmul_tiled.FAMILY, matmul.FAMILY, eltwise.FAMILY, softmax.FAMILY,
+            lrn.FAMILY, pad.FAMILY, resize.FAMILY, convtranspose.FAMILY, reduce.FAMILY,
+            norm.FAMILY, gather.FAMILY, topk.FAMILY]
 BY_NAME = {f.name: f for f in FAMILIES}
 
 
