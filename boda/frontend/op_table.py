@@ -27,8 +27,6 @@ def unsupported_ops(missing: dict, opset: int) -> UnsupportedModelError:
                                  f"{', '.join(sorted(OPS))}")
 
 
-
-
 NO_FOLD = {"Shape", "Size"}  # folded by their own handler: they only need a known shape
 
 

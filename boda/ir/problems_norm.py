@@ -11,7 +11,7 @@ from .problems import Problem
 from .views import numel
 
 REDUCE_MODES = ("sum", "mean", "max", "min", "prod", "l1", "l2", "sumsquare", "logsum",
-                "logsumexp",                 "argmax", "argmin")
+                "logsumexp", "argmax", "argmin", "invstddev")
 
 
 @dataclass(frozen=True)
