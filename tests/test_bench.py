@@ -40,6 +40,9 @@ def test_report_has_every_conv_layer_and_consistent_numbers(bench_run):
     assert engines["onnxruntime"]["max_rel_diff"] <= 1e-4
     assert engines["onnxruntime"]["vs_boda"] == pytest.approx(
         engines["onnxruntime"]["ms"] / engines["boda"]["ms"])
+    # the machine's load around the whole-network rounds, and the pause between engines
+    assert report["load"]["before"] >= 0 and report["load"]["after"] >= 0
+    assert report["load"]["pause_s"] > 0
 
 
 def test_markdown_json_and_png_are_written(bench_run):
@@ -48,6 +51,7 @@ def test_markdown_json_and_png_are_written(bench_run):
     md = (stem.with_suffix(".md")).read_text()
     assert md == res.stdout
     assert md.count("| conv") == 2 and "## Whole network" in md and "| onnxruntime |" in md
+    assert "Load average (1 min)" in md and "pause before each engine's turn" in md
     assert json.loads(stem.with_suffix(".json").read_text())["layers"]
     assert stem.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import importlib
 import math
+import os
 import platform
 
 import numpy as np
@@ -27,6 +28,7 @@ from ..session import compile as boda_compile
 from ..version import __version__
 from .timing import cores, cpu_name, interleaved_medians
 
+PAUSE = 0.1  # seconds between engines' turns in the whole-network rounds
 REFERENCES = ("cudnn", "onnxruntime", "openvino")
 INSTALL = {"cudnn": "PyTorch with CUDA", "onnxruntime": "onnxruntime (pip install 'boda[bench]')",
            "openvino": "OpenVINO (pip install 'boda[bench]')"}
@@ -111,7 +113,9 @@ def run_bench(model_path, device, against, batch=None, repeat: int = 50, db=None
     for ref in refs:
         for variant, (fn, outputs) in ref.network(shaped, feeds).items():
             engines.append((variant, fn, outputs))
-    seconds = interleaved_medians([fn for _, fn, _ in engines], repeat)
+    load_before = os.getloadavg()[0]
+    seconds = interleaved_medians([fn for _, fn, _ in engines], repeat, pause=PAUSE)
+    load_after = os.getloadavg()[0]
     network = [{"engine": name, "ms": s * 1e3, "vs_boda": s / seconds[0],
                 "max_rel_diff": max(max_rel_error(np.asarray(a), b)
                                     for a, b in zip(outputs, boda_outputs))}
@@ -124,6 +128,7 @@ def run_bench(model_path, device, against, batch=None, repeat: int = 50, db=None
                    "compute_capability": device.compute_capability,
                    "remote": device.remote},
         "peak_gflops": peak / 1e9, "repeat": repeat,
+        "load": {"before": load_before, "after": load_after, "pause_s": PAUSE},
         "tuned_layers": sum(1 for x in layers if x["level"] != "default"),
         "layers": layers, "network": network,
         "geomean_ratio": {v: geomean(x["ratio"][v] for x in layers) for v in variants},
