@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..errors import UnsupportedModelError
 from ..ir.activations import BY_ONNX
 from .ops import (eltwise, op_activation, op_alias, op_batchnorm, op_conv, op_dropout,
-                  op_gemm, op_lrn, op_matmul, op_pad, op_softmax, op_where, pool)
+                  op_gemm, op_lrn, op_matmul, op_pad, op_softmax, pool)
 from .ops_reduce import (REDUCE_MODES, op_arg, op_instance_norm, op_layer_norm, op_reduce,
                          op_topk)
 from .ops_upsample import op_convtranspose, op_resize, op_upsample
@@ -70,7 +70,7 @@ OPS = {
     **{op: op_reduce for op in REDUCE_MODES},
     "Gather": op_gather,
     "TopK": op_topk,
-    "Where": op_where,
+    "Where": eltwise("where"),
     # comparisons and logic compute 0/1 floats (bool graph outputs are converted back)
     "Greater": eltwise("greater"),
     "Less": eltwise("less"),

@@ -143,7 +143,7 @@ def op_matmul(imp, node):
 def eltwise(op):
     def handler(imp, node):
         ins = imp.ins(node)
-        for k, i in enumerate(ins):  # a constant bool operand of a logic op: 0/1 floats
+        for k, i in enumerate(ins):  # a constant bool operand (logic ops, Where): 0/1 floats
             t = imp.g.tensors[i]
             if t.is_const and t.dtype == np.bool_:
                 ins[k] = imp.g.const(f"{node.output[0]}#bool{k}", t.value.astype(np.float32))
@@ -164,25 +164,6 @@ def eltwise(op):
         kind = "copy" if len(ins) == 1 and op != "not" else op
         imp.add("eltwise", node, ins, out, {"op": kind})
     return handler
-
-
-def op_where(imp, node):
-    """Where(cond, x, y): an eltwise select; a constant bool condition becomes 0/1 floats,
-    as a comparison's output already is."""
-    ins = imp.ins(node)
-    cond = imp.g.tensors[ins[0]]
-    if cond.is_const:
-        ins[0] = imp.g.const(node.output[0] + "#cond", cond.value.astype(np.float32))
-    for i in ins[1:]:
-        if imp.g.tensors[i].is_const and imp.g.tensors[i].dtype != np.float32:
-            raise UnsupportedModelError(f"Where node {node.name!r}: {i!r} has dtype "
-                                        f"{imp.g.tensors[i].dtype}; boda computes in float32")
-    shapes = [imp.g.tensors[i].shape for i in ins]
-    try:
-        out = broadcast_shapes(*shapes)
-    except ValueError:
-        raise BodaError(f"Where node {node.name!r}: shapes {shapes} do not broadcast") from None
-    imp.add("eltwise", node, ins, out, {"op": "where"})
 
 
 def op_batchnorm(imp, node):
