@@ -132,15 +132,17 @@ class Family:
 
 class OnePerOutput(Family):
     """A family whose kernel computes one output element per work-item; its only parameter is
-    the work-group size."""
+    the work-group size. `context(problem)` adds template variables (C expressions the
+    family computes in Python)."""
 
     def __init__(self, name: str, template: str, problem_types: tuple, adapt_views=None,
-                 work_items=None):
+                 work_items=None, context=None):
         self.name = name
         self.template = template
         self.problem_types = problem_types
         self._adapt_views = adapt_views or (lambda problem, views: views)
         self._count = work_items or (lambda problem: numel(problem.out_shape))
+        self._context = context or (lambda problem: {})
 
     def applies(self, problem) -> bool:
         return isinstance(problem, self.problem_types)
@@ -161,4 +163,5 @@ class OnePerOutput(Family):
         return KernelSource.make(self.name, self.template, lang, problem, params, views,
                                  self.work_items(problem, params), params["local"],
                                  op=getattr(problem, "op", "copy"),
-                                 act_=getattr(problem, "act", ()), dtype=dtype)
+                                 act_=getattr(problem, "act", ()), dtype=dtype,
+                                 **self._context(problem))

@@ -7,7 +7,7 @@ import itertools
 
 from ..ir.problems_upsample import Resize
 from .family import OnePerOutput
-from .templating import KernelSource, flt
+from .templating import flt
 
 
 def coordinate_expr(p: Resize, a: int) -> str:
@@ -41,13 +41,9 @@ def corners(p: Resize) -> list:
     return out
 
 
-class ResizeFamily(OnePerOutput):
-    def render(self, problem, params, views, lang, dtype: str = "float32") -> KernelSource:
-        return KernelSource.make(
-            self.name, self.template, lang, problem, params, list(views),
-            self.work_items(problem, params), params["local"], dtype=dtype,
-            coords=[(a, coordinate_expr(problem, a)) for a in problem.resampled_axes],
-            corners=corners(problem))
+def _context(p: Resize) -> dict:
+    return {"coords": [(a, coordinate_expr(p, a)) for a in p.resampled_axes],
+            "corners": corners(p)}
 
 
-FAMILY = ResizeFamily("resize", "resize.j2", (Resize,))
+FAMILY = OnePerOutput("resize", "resize.j2", (Resize,), context=_context)
