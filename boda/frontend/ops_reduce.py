@@ -18,7 +18,7 @@ REDUCE_MODES = {"ReduceSum": "sum", "ReduceMean": "mean", "ReduceMax": "max",
 POOL_MODES = {"mean": "avg", "max": "max"}
 
 
-def _keepdims_output(imp, node, kept_shape, axes):
+def _keepdims_output(node, kept_shape, axes):
     """The name the kernel writes: the node's output, or with keepdims=0 a temporary that
     the output views without the reduced axes."""
     if attr(node, "keepdims", 1):
@@ -42,7 +42,7 @@ def op_reduce(imp, node):
     if any(shape[a] == 0 for a in axes):
         raise unsupported(node, imp.opset, f"{node.op_type} over an empty axis")
     kept = tuple(1 if a in axes else d for a, d in enumerate(shape))
-    tmp, final = _keepdims_output(imp, node, kept, axes)
+    tmp, final = _keepdims_output(node, kept, axes)
     if mode in POOL_MODES and rank >= 3 and axes == list(range(2, rank)):
         out = pool(imp, node, POOL_MODES[mode], global_pool=True, output=tmp)
     else:
@@ -61,7 +61,7 @@ def op_arg(imp, node):
     if shape[axis] >= 2 ** 24:
         raise unsupported(node, imp.opset, f"{node.op_type} over an axis of {shape[axis]}")
     kept = tuple(1 if a == axis else d for a, d in enumerate(shape))
-    tmp, final = _keepdims_output(imp, node, kept, [axis])
+    tmp, final = _keepdims_output(node, kept, [axis])
     out = imp.add("reduce", node, [src], kept,
                   dict(mode=node.op_type.lower(), axes=(axis,),
                        last=bool(attr(node, "select_last_index", 0))), output=tmp)
