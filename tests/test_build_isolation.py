@@ -1,7 +1,7 @@
 """Builds happen where a compiler crash is survivable (backends/opencl_build.py): a planted
 crash leaves the command alive with one line naming the layer and family, the layer falls
-back to another family, and the cache stays usable; binaries are cached per kernel; a
-program that comes back from a broken driver cache without its kernels is rebuilt."""
+back to another family, and the cache stays usable; binaries (on PoCL, sources) are cached
+per kernel; a program that comes back from a broken driver cache without its kernels is rebuilt."""
 from __future__ import annotations
 
 import os
@@ -74,6 +74,32 @@ def test_binaries_are_cached_per_kernel(device, tmp_path, monkeypatch):
             return family, params, level, src
     Engine(plan, device, lookup=OneChanged())
     assert built == [1]
+
+
+def test_pocl_keeps_the_source_and_its_own_cache_the_code(device, tiny, tmp_path):
+    """On PoCL a binary would cost a second code generation, so the cache keeps the source
+    the child built and PoCL's own cache the machine code: the next process compiles
+    nothing. With PoCL's cache off, binaries again."""
+    import onnx
+
+    from boda.runtime.backends.opencl_build import driver_caches
+    if not driver_caches(device):
+        pytest.skip("PoCL with its kernel cache on")
+    env = {"BODA_CACHE_DIR": str(tmp_path / "cache"), "POCL_CACHE_DIR": str(tmp_path / "pocl"),
+           "BODA_PROGRESS": "1"}
+    ref = None
+    for n in range(2):
+        res, x = _run(tiny, tmp_path, env)
+        assert res.returncode == 0, res.stderr
+        assert ("compiling" in res.stderr) == (n == 0), res.stderr
+        ref = ort_run(onnx.load(tiny), {"x": x})[0] if ref is None else ref
+        assert_close(np.load(tmp_path / "y.npy"), ref)
+    kept = {p.suffix for p in (tmp_path / "cache").rglob("*") if p.is_file()}
+    assert kept == {".ref", ".src"}
+    res, _ = _run(tiny, tmp_path, dict(env, POCL_KERNEL_CACHE="0"))
+    assert res.returncode == 0 and "compiling" in res.stderr, res.stderr  # not from .src
+    assert_close(np.load(tmp_path / "y.npy"), ref)
+    assert any((tmp_path / "cache").rglob("*.bin"))
 
 
 POISON = r'''

@@ -11,7 +11,12 @@ which.
 
 Binaries are cached on disk per kernel (binary_cache): each kernel's key is its source
 (prelude included), the build options, the device's identity and PoCL's code-generation
-target; it points at the program binary that holds it. So a run after `boda tune`, after
+target; it points at the program binary that holds it. PoCL is the exception: asked for a
+binary, it first generates every kernel's code once more, for any work-group size, which
+doubled a cold build. Its own kernel cache (on unless POCL_KERNEL_CACHE=0) already holds
+what the child's launches generated, so for PoCL the child sends back no binary and the
+key points at the program's source, which the caller builds again: a hit in PoCL's cache,
+milliseconds. So a run after `boda tune`, after
 `--untuned` or at another batch builds only the kernels that changed, many at once. A
 program that comes back without its kernels (a driver cache entry left broken by an
 aborted build) is rebuilt with its source salted, which PoCL's cache has never seen.
@@ -69,8 +74,19 @@ def device_digest(device, target: str = "") -> str:
                                device.driver_version, target, *OPTIONS)
 
 
+def driver_caches(device) -> bool:
+    """Whether the driver keeps built kernels in its own cache and a binary costs it a
+    second code generation (PoCL), so the source is what boda keeps."""
+    return "PoCL" in device.version and os.environ.get("POCL_KERNEL_CACHE", "1") != "0"
+
+
 def build_program(context, source: str, names=(), options=()):
     """Build `source` here; a program lacking any of `names` is rebuilt salted."""
+    return build_from(context, source, names, options)[0]
+
+
+def build_from(context, source: str, names=(), options=()):
+    """(program, the source it was built from: `source`, or salted)."""
     import pyopencl as cl
     for attempt in (source, SALT + source):
         try:  # not through pyopencl's own binary cache: this module is the cache
@@ -82,7 +98,7 @@ def build_program(context, source: str, names=(), options=()):
             first = next((ln for ln in str(exc).splitlines() if "error" in ln), str(exc))
             raise CompileError(f"OpenCL build failed: {first.strip()}") from exc
         if set(names) <= kernel_names(program):
-            return program
+            return program, attempt
     raise CompileError(f"the driver built a program without its kernels {sorted(names)}")
 
 
@@ -133,7 +149,7 @@ class ProgramCache:
             path = self.root / ref.decode() if ref else None
             if path is not None and path not in loaded:
                 data = binary_cache.read(path)
-                loaded[path] = load_binary(ctx, data) if data else None
+                loaded[path] = self._load(path, data) if data else None
             program = loaded.get(path)
             if program is not None and b.name in kernel_names(program):
                 out[b.name] = program
@@ -147,16 +163,22 @@ class ProgramCache:
             if self.isolated:
                 binaries, crashed = self._build(missing)
             else:  # built here: nothing to load back
-                binaries, program = [], build_program(ctx, _source(missing),
-                                                      [b.name for b in missing])
-                self._store(missing, binary_of(program))
+                binaries, (program, source) = [], build_from(ctx, _source(missing),
+                                                             [b.name for b in missing])
+                if driver_caches(self.backend.device):
+                    self._store(missing, source.encode(), ".src")
+                else:
+                    self._store(missing, binary_of(program))
                 out.update((b.name, program) for b in missing)
             for group, binary in binaries:
-                program = load_binary(ctx, binary, [b.name for b in group])
-                if program is None:  # the driver cannot load its own binaries: build here
-                    program = build_program(ctx, _source(group), [b.name for b in group])
-                else:
+                names = [b.name for b in group]
+                if isinstance(binary, str):  # the source the child built: in PoCL's cache
+                    program = build_program(ctx, binary, names)
+                    self._store(group, binary.encode(), ".src")
+                elif (program := load_binary(ctx, binary, names)) is not None:
                     self._store(group, binary)
+                else:  # the driver cannot load its own binaries: build here
+                    program = build_program(ctx, _source(group), names)
                 for b in group:
                     out[b.name] = program
             self._say(f"compiled {len(missing) - len(crashed)} kernels in "
@@ -167,8 +189,19 @@ class ProgramCache:
         if self.progress:
             self.progress(text)
 
-    def _store(self, group: list[Build], binary: bytes):
-        name = f"{binary_cache.digest(*(b.key for b in group))}.bin"
+    def _load(self, path, data: bytes):
+        """A cached program: a binary, or (.src) a source PoCL's own cache builds fast."""
+        if path.suffix != ".src":
+            return load_binary(self.backend.context, data)
+        if not driver_caches(self.backend.device):  # PoCL's cache is off now: build anew
+            return None
+        try:
+            return build_program(self.backend.context, data.decode())
+        except CompileError:
+            return None
+
+    def _store(self, group: list[Build], binary: bytes, suffix: str = ".bin"):
+        name = f"{binary_cache.digest(*(b.key for b in group))}{suffix}"
         if binary_cache.write(self.root / name, binary):
             for b in group:
                 binary_cache.write(self._ref(b), name.encode())
@@ -178,16 +211,16 @@ class ProgramCache:
         (a program of many kernels builds far faster than many programs of one); a group
         whose child dies is built again one kernel at a time, to name the culprit."""
         cores = min(len(builds), os.cpu_count() or 1, MAX_CHILDREN)
-        groups = [builds[k::cores] for k in range(cores)]
+        groups = _balanced(builds, cores)
         done, crashed = [], {}
-        for group, outcome in zip(groups, _in_children(self.backend.device.index, groups)):
+        for group, outcome in zip(groups, _in_children(self.backend.device, groups)):
             if not isinstance(outcome, KernelCrash):
                 done.append((group, outcome))
             elif len(group) == 1:
                 crashed.update(outcome.names)
             else:
                 for b in group:  # one child at a time: a crash names its kernel
-                    [one] = _in_children(self.backend.device.index, [[b]])
+                    [one] = _in_children(self.backend.device, [[b]])
                     if isinstance(one, KernelCrash):
                         crashed.update(one.names)
                     else:
@@ -195,16 +228,28 @@ class ProgramCache:
         return done, crashed
 
 
-def _in_children(device_index: int, groups: list) -> list:
-    """Per group of builds, each in its own child, all at once: its program binary, or the
-    KernelCrash that ended its child. A compile error is raised: a template's bug, not a
-    driver crash."""
+def _balanced(builds: list[Build], count: int) -> list[list[Build]]:
+    """`count` groups of about equal compile time, taken as source length (the largest
+    first, each to the lightest group), so no core waits on another's long tail."""
+    groups, load = [[] for _ in range(count)], [0] * count
+    for b in sorted(builds, key=lambda b: -len(b.kernel.source)):
+        k = load.index(min(load))
+        groups[k].append(b)
+        load[k] += len(b.kernel.source)
+    return groups
+
+
+def _in_children(device, groups: list) -> list:
+    """Per group of builds, each in its own child, all at once: its program binary (where
+    the driver caches its builds itself, the source it built instead), or the KernelCrash
+    that ended its child. A compile error is raised: a template's bug, not a driver
+    crash."""
     running = []
     for group in groups:
         err = tempfile.TemporaryFile()  # a file: a chatty driver cannot fill a pipe
         proc = subprocess.Popen([sys.executable, "-m", "boda.runtime.backends.opencl_build"],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err)
-        proc.stdin.write(pickle.dumps((device_index, _source(group), [
+        proc.stdin.write(pickle.dumps((device.index, driver_caches(device), _source(group), [
             (b.name, b.nargs, b.kernel.global_size, b.kernel.local_size) for b in group],
             max(b.scratch_bytes for b in group))))
         proc.stdin.close()
@@ -268,14 +313,14 @@ def _serve():
 
     from ...devices import list_devices
     from . import pocl_target
-    index, source, kernels, scratch_bytes = pickle.loads(sys.stdin.buffer.read())
+    index, send_source, source, kernels, scratch_bytes = pickle.loads(sys.stdin.buffer.read())
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # what a driver prints cannot corrupt the reply
     try:
         device = list_devices()[index].handle
         pocl_target.apply(device)  # before anything is built, as OpenCLBackend does
         context = cl.Context([device])
-        program = build_program(context, source, [k[0] for k in kernels])
+        program, source = build_from(context, source, [k[0] for k in kernels])
     except CompileError as exc:
         out.write(pickle.dumps(("error", str(exc))))
         return
@@ -292,7 +337,7 @@ def _serve():
         kernel.set_args(*([scratch] * nargs))
         cl.enqueue_nd_range_kernel(queue, kernel, (global_size,), (local_size,))
     queue.finish()
-    out.write(pickle.dumps(("ok", binary_of(program))))
+    out.write(pickle.dumps(("ok", source if send_source else binary_of(program))))
 
 
 if __name__ == "__main__":
