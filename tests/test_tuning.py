@@ -272,6 +272,33 @@ def test_lookup_chain_levels_and_stale_templates(device):
         problem, device, {1, 2})[1]["tp"] == 4
 
 
+def test_a_tune_races_the_kernel_served_before_and_reports_its_time_as_before(device, tmp_path):
+    """What the runtime served (here a shipped-like winner, not the untuned default) is
+    always a finalist, though the search's space excludes it, and "before" is its time: a
+    tune cannot leave a layer slower than it ran."""
+    from boda.tuner.strategies import Candidate
+    from boda.tuner.tune import Task
+    problem = Conv(1, 16, 24, (7, 7), (1, 1), (1, 1), (0, 0), (0, 0), (1, 1), 1, True, ())
+    family = kernels.BY_NAME["conv_gemm"]
+    served = dict(family.default(problem, device), tp=2)
+    shipped = _winner_db(device, problem, family, served)
+    tuner = Tuner(device, TuningDB(tmp_path / "t.sqlite"), "random", workers=1,
+                  lookup=Lookup([shipped]),
+                  restrict=lambda c: c.family == "conv_gemm" and c.param_dict != served)
+    raced = {}
+    real = tuner._rounds
+    tuner._rounds = lambda bench, finalists, kept: raced.update(real(bench, finalists, kept)) \
+        or raced
+    try:
+        out = tuner.tune(Task(problem, frozenset({1, 2})), budget=3.0)
+    finally:
+        tuner.close()
+    assert out.served == "exact"
+    mine = Candidate.of("conv_gemm", served)
+    assert mine in raced and out.before == raced[mine]
+    assert out.after == min(raced.values()) <= out.before
+
+
 def test_schema_1_files_and_exports_are_rekeyed_and_keep_everything(tmp_path, device):
     """Schema 1 hashed PoCL's global_mem (the memory free at the time) into the device key.
     Opening such a file, or importing such an export, re-keys it without losing a row; two

@@ -254,17 +254,19 @@ def _print_tune_report(outcomes, seconds):
         timed = o.after == o.after and o.before == o.before  # neither is NaN
         speedup = o.before / o.after if timed else None
         rows.append((o.task.label, o.task.problem.kind, o.family, params_text(o.params),
-                     ms(o.before), ms(o.after), f"{speedup:.2f}x" if speedup else "-",
+                     o.served, ms(o.before), ms(o.after), f"{speedup:.2f}x" if speedup else "-",
                      "db" if o.skipped else f"{o.measured}+{o.recorded}" if o.reached
                      else "not reached"))
         if timed:
             before += len(o.task.layers) * o.before
             after += len(o.task.layers) * o.after
-    print(table(rows, ["layer", "kind", "family", "params", "before ms", "after ms",
-                        "speedup", "trials"]))
-    print(f"model (sum of the tuned layers' kernel times): {ms(before)} ms untuned -> "
+    print(table(rows, ["layer", "kind", "family", "params", "ran before", "before ms",
+                        "after ms", "speedup", "trials"]))
+    print(f"model (sum of the tuned layers' kernel times): {ms(before)} ms before -> "
           f"{ms(after)} ms "
           f"tuned ({before / after if after else float('nan'):.2f}x), tuned in {seconds:.0f} s. "
+          "ran before: the kernel the runtime served until now (exact/arch/vendor: a tuning "
+          "database's winner, default: the untuned default), always in the race; "
           "trials: measured now + found recorded; db: a winner was recorded (--retune "
           "searches again)")
     unreached = sum(not o.reached for o in outcomes)

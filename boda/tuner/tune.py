@@ -12,8 +12,11 @@ The time budget is shared out as the session goes, largest Problems first: each 
 remaining budget times its share of the model's estimated time (the default's estimate times
 how many layers share it), and stops early after `patience` candidates without a 2%
 improvement. At the end
-of a Problem its best few candidates and the untuned default are timed again in interleaved
-rounds, and the one with the lowest median over the rounds is the winner.
+of a Problem its best few candidates and the kernel the runtime served it before this tune
+(a shipped or earlier winner, else the untuned default: `kernels.selection.Lookup`) are timed
+again in interleaved rounds, and the one with the lowest median over the rounds is the
+winner. So a tune never leaves a layer slower than what ran before it, and "before" in the
+report is that kernel's time.
 """
 from __future__ import annotations
 
@@ -26,7 +29,9 @@ from dataclasses import dataclass, field
 
 from .. import kernels
 from ..devices.profiles import require_dtype
+from ..kernels.selection import Lookup
 from ..kernels.templating import template_hash
+from .database import shipped_databases
 from .db_keys import params_key
 from . import strategies
 from .measure import ProblemBench, Trial
@@ -55,7 +60,8 @@ class Outcome:
     task: Task
     family: str = ""
     params: dict = field(default_factory=dict)
-    before: float = math.nan   # the untuned default's time (s)
+    before: float = math.nan   # the time of the kernel served before the tune (s)
+    served: str = "default"    # what served it (kernels.selection.MEANING's levels)
     after: float = math.nan    # the winner's time (s)
     measured: int = 0          # candidates measured in this session
     recorded: int = 0          # candidates found in the database already
@@ -82,10 +88,13 @@ class Tuner:
     def __init__(self, device, db, strategy: str = "auto", seed: int = 0, workers: int = 2,
                  chunk: int = 6, patience: int = 40, confirm: int = 3, progress=None,
                  timing=None, timeout: float = 30.0, restrict=None, rounds: int = 3,
-                 final_rounds: int = 5, cutoff: float = 4.0, dtype: str = "float32"):
+                 final_rounds: int = 5, cutoff: float = 4.0, dtype: str = "float32",
+                 lookup=None):
         """restrict: an optional predicate on Candidates limiting the search space; rounds
         and final_rounds: interleaved timing rounds per batch and for the finalists; dtype:
-        the storage type tuned for (float16 is recorded apart from float32)."""
+        the storage type tuned for (float16 is recorded apart from float32); lookup: what
+        the runtime would serve before the tune (default: `db`, then the shipped
+        databases), always a finalist."""
         require_dtype(device, dtype)
         self.dtype = dtype
         self.device, self.db = device, db
@@ -98,6 +107,7 @@ class Tuner:
         self.device_key = db.add_device(device)
         self.pool = WorkerPool(device, workers, timeout)
         self.backend = None
+        self.lookup = lookup if lookup is not None else Lookup([db, *shipped_databases()])
 
     def close(self):
         self.pool.close()
@@ -109,8 +119,9 @@ class Tuner:
         out = Outcome(task)
         families = kernels.families_for(problem, task.consts, device)
         hashes = {f.name: template_hash(f.template, self.dtype) for f in families}
-        default_family, default_params = kernels.default_choice(problem, device, task.consts)
-        default = Candidate.of(default_family.name, default_params)
+        served = self.lookup.choose(problem, device, task.consts, self.dtype)
+        before = Candidate.of(served.family.name, served.params)  # what ran before
+        out.served = served.level
         self.db.add_problem(problem)
         winner = self.db.winner(self.device_key, problem.signature, self.dtype)
         if winner and winner["template_hash"] == hashes.get(winner["family"]) and not retune:
@@ -119,23 +130,23 @@ class Tuner:
             out.before, out.after = winner["default_seconds"], winner["seconds"]
             return out
 
-        strategy = self._strategy(task, families, hashes, default, budget, out)
+        strategy = self._strategy(task, families, hashes, before, budget, out)
         bench = ProblemBench(problem, device, self.backend, seed=self._seed(problem),
                              dtype=self.dtype)
         self.backend = bench.be
-        kept = self._search(task, bench, strategy, hashes, default, budget, out)
+        kept = self._search(task, bench, strategy, hashes, before, budget, out)
         ranked = sorted(((s, c) for c, s in strategy.results.items() if math.isfinite(s)),
                         key=lambda t: t[0])
         finalists = [c for _, c in ranked[:self.confirm]]
-        if math.isfinite(strategy.results.get(default, math.inf)) and default not in finalists:
-            finalists.append(default)
+        if strategy.results.get(before) != math.inf and before not in finalists:
+            finalists.append(before)  # unless it failed here: even if never reached
         times = self._rounds(bench, finalists, kept)
         if not times:  # nothing computed it correctly: no winner; the runtime keeps defaults
             return out
         win = min(times, key=times.get)
         out.family, out.params = win.family, win.param_dict
         out.after = times[win]
-        out.before = times.get(default, math.nan)
+        out.before = times.get(before, math.nan)
         self.db.set_winner({
             "device": self.device_key, "problem": problem.signature, "dtype": self.dtype,
             "family": win.family, "template_hash": hashes[win.family],
@@ -143,14 +154,14 @@ class Tuner:
             "gflops": problem.flops / out.after / 1e9, "default_seconds": out.before})
         return out
 
-    def _strategy(self, task, families, hashes, default, budget, out):
+    def _strategy(self, task, families, hashes, before, budget, out):
         """The search strategy over the task's space, told what the database has already."""
         problem, device = task.problem, self.device
         spaces = {f.name: f.space(problem, device) for f in families}
         candidates = [c for f in families for c in (Candidate.of(f.name, p)
                                                     for p in f.points(problem, device))
                       if self.restrict(c)]
-        starts = [default] + [Candidate.of(f.name, f.default(problem, device)) for f in families]
+        starts = [before] + [Candidate.of(f.name, f.default(problem, device)) for f in families]
         evals = max(4, int(budget / 0.6))  # roughly what the budget buys
         strategy = strategies.make(self.strategy, candidates, spaces, starts,
                                    self.seed, budget_evals=evals)
@@ -161,13 +172,13 @@ class Tuner:
                 out.recorded += 1
         return strategy
 
-    def _search(self, task, bench, strategy, hashes, default, budget, out) -> dict:
+    def _search(self, task, bench, strategy, hashes, before, budget, out) -> dict:
         """Measure what the strategy proposes until the budget, the space or the patience
         runs out, recording every trial. Returns the best few candidates' kernels."""
         kept = {}  # Candidate -> (handle, KernelSource)
         best, since_best = strategy.best()[0], 0
         started = time.perf_counter()
-        self.progress(task=task, best=best, measured=0, default=default.family)
+        self.progress(task=task, best=best, measured=0, default=before.family)
         last = 0.0  # how long the last batch took: a batch that would overrun is not begun
         while time.perf_counter() - started + last < budget and since_best < self.patience:
             batch = strategy.propose(self.chunk * self.pool.size)
@@ -184,9 +195,9 @@ class Tuner:
                 best = min(best, seconds)
                 if handle is not None:
                     kept[cand] = (handle, ks)
-            kept = self._keep_best(strategy, kept, default)
+            kept = self._keep_best(strategy, kept, before)
             last = time.perf_counter() - batch_start
-            self.progress(task=task, best=best, measured=out.measured, default=default.family)
+            self.progress(task=task, best=best, measured=out.measured, default=before.family)
         out.stopped_early = since_best >= self.patience and not strategy.done()
         return kept
 
@@ -259,10 +270,10 @@ class Tuner:
             "error": trial.error if math.isfinite(trial.error) else None,
             "times": json.dumps([round(t, 9) for t in trial.times[:100]])})
 
-    def _keep_best(self, strategy, kept, default):
+    def _keep_best(self, strategy, kept, before):
         ranked = sorted(((strategy.results[c], c) for c in kept if c in strategy.results),
                         key=lambda t: t[0])
-        keep = {c for _, c in ranked[:self.confirm]} | {default}
+        keep = {c for _, c in ranked[:self.confirm]} | {before}
         return {c: v for c, v in kept.items() if c in keep}
 
     def _rounds(self, bench, finalists, kept) -> dict:
@@ -309,9 +320,10 @@ def tune_tasks(tuner: Tuner, tasks, budget: float, retune: bool = False,
         second = _pass(tuner, [tasks[k] for k in again], [weights[k] for k in again],
                        deadline, True, min_seconds)
         for k, o in zip(again, second):
-            if o.reached:
+            if o.reached:  # "before" stays what ran before the first pass
                 o.measured += outcomes[k].measured
                 o.recorded -= outcomes[k].measured
+                o.before, o.served = outcomes[k].before, outcomes[k].served
                 outcomes[k] = o
     return [outcomes[k] for k in range(len(tasks))]
 
