@@ -36,7 +36,8 @@ def conv_problems(draw, family):
     span = [(k - 1) * d + 1 for k, d in zip(kernel, dilation)]
     size = tuple(draw(st.integers(max(1, s - pb - pe), 15)) for s, pb, pe in
                  zip(span, *pads))
-    act = draw(st.sampled_from([(), ("relu",), ("leakyrelu", 0.1), ("clip", -0.5, 0.5)]))
+    act = draw(st.sampled_from([(), ("relu",), ("leakyrelu", 0.1), ("clip", -0.5, 0.5),
+                                ("sigmoid",)]))
     return Conv(draw(st.sampled_from([1, 1, 2, 3])), cg * group, mg * group, size, kernel,
                 stride, pads[0], pads[1], dilation, group, draw(st.booleans()), act)
 
