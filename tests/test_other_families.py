@@ -1,9 +1,10 @@
-"""The tiled Gemm/MatMul and 2-D pooling families on random problems and at several points
-of their spaces, against the numpy reference (output poisoned first)."""
+"""The tiled Gemm/MatMul and 2-D pooling families (pool_rows, pool_strided) on random
+problems and at several points of their spaces, against the numpy reference (output poisoned
+first)."""
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from boda import kernels
@@ -62,9 +63,32 @@ def test_pool_rows(problem, seed, device):
     check_family(kernels.BY_NAME["pool_rows"], problem, device, seed)
 
 
-@pytest.mark.parametrize("name", ["matmul_tiled", "pool_rows"])
+@given(problem=pools(), seed=st.integers(0, 2**16))
+@SETTINGS
+def test_pool_strided(problem, seed, device):
+    family = kernels.BY_NAME["pool_strided"]
+    assume(family.applies(problem))
+    check_family(family, problem, device, seed)
+
+
+def test_pool_strided_vectors_reach_the_row_end(device):
+    """Rows exactly as wide as the vector path reads (stride 2 reads one input past the last
+    window's: it must stay in the row), max and average, and a fused ReLU."""
+    family = kernels.BY_NAME["pool_strided"]
+    for mode, stride, width, act in (("max", 2, 10, ()), ("avg", 1, 10, ("relu",)),
+                                     ("max", 2, 34, ())):
+        ow = (width - 3) // stride + 1
+        problem = Pool(mode, 1, 3, (5, width), (3, 3), (1, stride), (0, 0), (0, 0), (1, 1),
+                       (3, ow), False, act)
+        check_family(family, problem, device, 0)
+
+
+@pytest.mark.parametrize("name", ["matmul_tiled", "pool_strided", "pool_rows"])
 def test_runtime_prefers_tiled(name, device):
+    """Untuned, the tiled families win; a stride pool_strided has no vectors for (3) goes to
+    pool_rows."""
+    stride = 3 if name == "pool_rows" else 2
     problem = (MatMul((1, 512), (1000, 512), (1000,), False, True) if name == "matmul_tiled"
-               else Pool("max", 1, 64, (111, 111), (3, 3), (2, 2), (0, 0), (0, 0), (1, 1),
-                         (55, 55)))
+               else Pool("max", 1, 64, (111, 111), (3, 3), (stride, stride), (0, 0), (0, 0),
+                         (1, 1), ((111 - 3) // stride + 1,) * 2))
     assert kernels.default_choice(problem, device)[0].name == name

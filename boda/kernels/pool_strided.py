@@ -1,0 +1,54 @@
+"""2-D pooling, vw consecutive outputs of one row per work-item computed as one vector: each
+window tap is one vector of the vw inputs it covers for those outputs, spaced by the pool's
+stride (stride 2: the even lanes of two loads), reduced lane-wise and stored whole. Where
+pool_rows' vectors hold every input and keep one lane in `stride`, these hold only the lanes
+that are outputs (measured on PoCL: SqueezeNet's 3x3 stride-2 max pools). Tiles whose
+windows leave the input take a scalar path. OpenCL only."""
+from __future__ import annotations
+
+from .pool_rows import PoolRows, _geometry
+from .conv_common import local_sizes
+from .templating import KernelSource, cdiv
+
+VECTOR_ACTS = ("relu", "clip", "leakyrelu", "sigmoid")  # written as OpenCL applies lane-wise
+
+
+class PoolStrided(PoolRows):
+    name = "pool_strided"
+    template = "pool_strided.j2"
+
+    def applies(self, problem) -> bool:
+        return (super().applies(problem) and problem.stride[1] in (1, 2)
+                and problem.out_size[1] >= 4
+                and (not problem.act or problem.act[0] in VECTOR_ACTS))
+
+    def usable(self, problem, device) -> bool:
+        return device.backend == "opencl"
+
+    def space(self, problem, device) -> dict:
+        return {"vw": [4, 8, 16], "local": local_sizes(device, (1, 4, 16, 64))}
+
+    def valid(self, problem, device, params) -> bool:
+        return params["vw"] <= problem.out_size[1]
+
+    def default(self, problem, device) -> dict:
+        sizes = local_sizes(device, (1, 4, 16, 64))
+        vw = max(v for v in (4, 8, 16) if v <= problem.out_size[1])
+        return {"vw": vw, "local": max(s for s in sizes if s <= 16 or s == sizes[0])}
+
+    def work_items(self, problem, params) -> int:
+        oh, ow = problem.out_size
+        return problem.n * problem.c * oh * cdiv(ow, params["vw"])
+
+    def useful_flops(self, problem, params) -> float:
+        return problem.flops / 8  # a vector op per tap for vw outputs
+
+    def render(self, problem, params, views, lang,
+               dtype: str = "float32") -> KernelSource:
+        return KernelSource.make(self.name, self.template, lang, problem, params, views,
+                                 self.work_items(problem, params), params["local"],
+                                 geo=_geometry(problem),
+                                 ntx=cdiv(problem.out_size[1], params["vw"]), dtype=dtype)
+
+
+FAMILY = PoolStrided()
