@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import time
 
 import numpy as np
 import onnx
@@ -42,7 +43,7 @@ def test_report_has_every_conv_layer_and_consistent_numbers(bench_run):
         engines["onnxruntime"]["ms"] / engines["boda"]["ms"])
     # the machine's load around the whole-network rounds, and the pause between engines
     assert report["load"]["before"] >= 0 and report["load"]["after"] >= 0
-    assert report["load"]["pause_s"] > 0
+    assert report["load"]["pause_s"] > 0 and report["load"]["warmup_runs"] == 10
 
 
 def test_markdown_json_and_png_are_written(bench_run):
@@ -52,6 +53,7 @@ def test_markdown_json_and_png_are_written(bench_run):
     assert md == res.stdout
     assert md.count("| conv") == 2 and "## Whole network" in md and "| onnxruntime |" in md
     assert "Load average (1 min)" in md and "pause before each engine's turn" in md
+    assert "first 10 runs are not counted" in md
     assert json.loads(stem.with_suffix(".json").read_text())["layers"]
     assert stem.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -158,3 +160,21 @@ def test_openvino_reference_with_fp32_forced(tiny, tmp_path):
     assert all(x["reference_ms"]["openvino-f32"] > 0 for x in report["layers"])
     network = {n["engine"]: n["max_rel_diff"] for n in report["network"]}
     assert network["openvino-f32"] <= 1e-4 and network["onnxruntime"] <= 1e-4
+
+
+def test_interleaved_turns_leave_their_warm_up_runs_uncounted():
+    """Each turn of each engine starts with `warmup` runs that are not timed: with 2 turns
+    of 5 counted runs and 3 warm-ups, each engine runs 2 * (3 + 5) times, and a warm-up that
+    is slow never reaches the median."""
+    from boda.compare.timing import interleaved_medians
+    calls = {"a": 0, "b": 0}
+
+    def engine(name, slow_first):
+        def run():
+            calls[name] += 1
+            if (calls[name] - 1) % 8 < slow_first:
+                time.sleep(0.02)
+        return run
+    a, b = interleaved_medians([engine("a", 3), engine("b", 0)], 10, block=5, warmup=3)
+    assert calls == {"a": 16, "b": 16}
+    assert a < 0.01 and b < 0.01

@@ -193,6 +193,10 @@ def _parser():
     b.add_argument("--repeat", type=int, default=50,
                    help="timed runs per layer and per engine; medians are reported "
                         "(default 50)")
+    b.add_argument("--warmup", type=int, default=10,
+                   help="whole network: runs of each engine not counted at the start of its "
+                        "every turn (default 10; PoCL takes 10-15 runs to get back to speed "
+                        "after an idle spell, and 1 measures that recovery)")
     b.add_argument("--json", help="write the report as JSON to this file")
     b.add_argument("--out", help="folder for MODEL-bBATCH-FAMILY.md, .json and .png (e.g. "
                                   "squeezenet1_1-b1-cpu.md)")

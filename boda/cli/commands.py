@@ -292,8 +292,10 @@ def cmd_bench(args):
             raise BodaError(f"cannot create {folder}: {exc.strerror}") from None
         if not os.access(folder, os.W_OK):
             raise BodaError(f"cannot write into {folder}")
+    if args.warmup < 1:
+        raise BodaError("--warmup must be at least 1")
     report = run_bench(args.model, device, against, args.batch, args.repeat,
-                       db=False if args.untuned else args.db,
+                       db=False if args.untuned else args.db, warmup=args.warmup,
                        progress=lambda m: print(f"boda bench: {m}", file=sys.stderr,
                                                 flush=True))
     command = "boda " + " ".join(sys.argv[1:]) if sys.argv[0].endswith("boda") else ""

@@ -29,6 +29,7 @@ from ..version import __version__
 from .timing import cores, cpu_name, interleaved_medians
 
 PAUSE = 0.1  # seconds between engines' turns in the whole-network rounds
+WARMUP = 10  # runs not counted at the start of each turn: the way back from idle
 REFERENCES = ("cudnn", "onnxruntime", "openvino")
 INSTALL = {"cudnn": "PyTorch with CUDA", "onnxruntime": "onnxruntime (pip install 'boda[bench]')",
            "openvino": "OpenVINO (pip install 'boda[bench]')"}
@@ -73,8 +74,9 @@ def with_input_shapes(model, shapes: dict):
 
 
 def run_bench(model_path, device, against, batch=None, repeat: int = 50, db=None,
-              progress=None) -> dict:
-    """Measure; returns the report as plain data (what report.py writes)."""
+              progress=None, warmup: int = WARMUP) -> dict:
+    """Measure; returns the report as plain data (what report.py writes). `warmup`: runs
+    of each engine not counted at the start of its every turn (timing.interleaved_medians)."""
     progress = progress or (lambda message: None)
     proto = load_model(model_path)
     shapes = batch_shapes(proto, batch)
@@ -114,7 +116,8 @@ def run_bench(model_path, device, against, batch=None, repeat: int = 50, db=None
         for variant, (fn, outputs) in ref.network(shaped, feeds).items():
             engines.append((variant, fn, outputs))
     load_before = os.getloadavg()[0]
-    seconds = interleaved_medians([fn for _, fn, _ in engines], repeat, pause=PAUSE)
+    seconds = interleaved_medians([fn for _, fn, _ in engines], repeat, pause=PAUSE,
+                                  warmup=warmup)
     load_after = os.getloadavg()[0]
     network = [{"engine": name, "ms": s * 1e3, "vs_boda": s / seconds[0],
                 "max_rel_diff": max(max_rel_error(np.asarray(a), b)
@@ -128,7 +131,8 @@ def run_bench(model_path, device, against, batch=None, repeat: int = 50, db=None
                    "compute_capability": device.compute_capability,
                    "remote": device.remote},
         "peak_gflops": peak / 1e9, "repeat": repeat,
-        "load": {"before": load_before, "after": load_after, "pause_s": PAUSE},
+        "load": {"before": load_before, "after": load_after, "pause_s": PAUSE,
+                 "warmup_runs": warmup},
         "tuned_layers": sum(1 for x in layers if x["level"] != "default"),
         "layers": layers, "network": network,
         "geomean_ratio": {v: geomean(x["ratio"][v] for x in layers) for v in variants},

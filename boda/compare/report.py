@@ -30,8 +30,11 @@ def markdown(report: dict, command: str = "") -> str:
               f"{report['repeat']} runs. {report['tuned_layers']} of {len(report['layers'])} "
               "conv layers use a tuned kernel, the rest the family default."
               + (" Load average (1 min) {before:.2f} before the whole-network rounds, "
-                 "{after:.2f} after; {pause_s} s pause before each engine's turn."
-                 .format(**report["load"]) if "load" in report else ""), ""]
+                 "{after:.2f} after; {pause_s} s pause before each engine's turn"
+                 .format(**report["load"]) if "load" in report else "")
+              + (", whose first {warmup_runs} runs are not counted."
+                 .format(**report["load"]) if "warmup_runs" in report.get("load", {})
+                 else "."), ""]
     for name, r in report["references"].items():
         lines.append(f"- {name}: {r['note']}")
     lines += ["- boda per layer: device-event time of the layer's kernel alone (activation "

@@ -18,19 +18,24 @@ def median_seconds(fn, repeat: int) -> float:
     return float(np.median(times))
 
 
-def interleaved_medians(fns, repeat: int, block: int = 10, pause: float = 0.0) -> list[float]:
+def interleaved_medians(fns, repeat: int, block: int = 10, pause: float = 0.0,
+                        warmup: int = 1) -> list[float]:
     """Median seconds of each callable over `repeat` runs, taken in turns of `block` runs
-    so a slow spell of a shared machine hits every engine alike. The first run of each turn
-    is not counted: it pays for the other engine's threads still spinning down; `pause`
-    seconds before each turn let them stop (issue 16 measured onnxruntime's spinning workers
-    slowing boda's next turn: SqueezeNet 1.1 read 2.06x without a 0.1 s pause, 1.62x with
-    it)."""
+    so a slow spell of a shared machine hits every engine alike. The first `warmup` runs of
+    each turn are not counted: they pay for the other engine's threads still spinning down,
+    and for the engine's own way back from idle; `pause` seconds before each turn let the
+    other's threads stop (issue 16 measured onnxruntime's spinning workers slowing boda's
+    next turn: SqueezeNet 1.1 read 2.06x without a 0.1 s pause, 1.62x with it). After an
+    idle spell PoCL's kernels run about 1.5x slower for the next 10-15 runs (measured:
+    MobileNet's kernel sum 2.25 -> 3.6 ms after 1.5 s idle), so one warm-up run measures
+    that recovery, not the steady state a stream of inferences sees."""
     times = [[] for _ in fns]
     while len(times[0]) < repeat:
         for k, fn in enumerate(fns):
             if pause:
                 time.sleep(pause)
-            fn()
+            for _ in range(max(warmup, 1)):
+                fn()
             for _ in range(min(block, repeat - len(times[k]))):
                 t0 = time.perf_counter()
                 fn()
