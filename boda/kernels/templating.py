@@ -40,7 +40,7 @@ def environment() -> jinja2.Environment:
                              lstrip_blocks=True, keep_trailing_newline=True)
     env.globals.update(at=at, at_flat=at_flat, decompose=decompose, act=act_expr, flt=flt,
                        numel=numel, names=names, vtype=vtype, vload=vload, vstore=vstore,
-                       vfma=vfma, vmax=vmax, lane=lane, vzero=vzero, vfill=vfill,
+                       vstore_out=vstore_out, vload_stride2=vload_stride2, vfma=vfma, vmax=vmax, lane=lane, vzero=vzero, vfill=vfill,
                        cdiv=cdiv)
     return env
 
@@ -212,6 +212,29 @@ def vstore(ctx, n: int, value: str, ptr: str) -> str:
         return f"*({ptr}) = {value}"
     return f"vstore{n}({value}, 0, {ptr})" if ctx["lang"] == "opencl" else \
         f"bstore<{n}>({value}, {ptr})"
+
+
+@jinja2.pass_context
+def vload_stride2(ctx, n: int, ptr: str) -> str:
+    """OpenCL: the n values ptr[0], ptr[2], ..., ptr[2n - 2] as a float vector, from two
+    loads that read nothing past the last (the even lanes of one, the odd lanes of one that
+    ends there), merged by select: whole-width swizzles only (a vector literal of two
+    halves, (float8)(a.even, b.odd), is built from shuffles with undefined lanes, which
+    crash Oclgrind's uninitialized-value checker)."""
+    half = n // 2
+    evens = "".join(f"{2 * i:x}" for i in range(half)) * 2
+    odds = "".join(f"{2 * i + 1:x}" for i in range(half)) * 2
+    upper = ", ".join(["0"] * half + ["-1"] * half)
+    return (f"select({vload(ctx, n, ptr)}.s{evens}, {vload(ctx, n, f'{ptr} + {n - 1}')}.s{odds}, "
+            f"(int{n})({upper}))")
+
+
+@jinja2.pass_context
+def vstore_out(ctx, n: int, value: str, ptr: str) -> str:
+    """Store a float vector of width n > 1 to a global tensor, rounded to half with float16
+    storage (OpenCL only: the vector paths that store whole vectors are OpenCL's)."""
+    return (f"vstore_half{n}({value}, 0, {ptr})" if ctx.get("dtype") == "float16"
+            else f"vstore{n}({value}, 0, {ptr})")
 
 
 @jinja2.pass_context
