@@ -40,8 +40,8 @@ def environment() -> jinja2.Environment:
                              lstrip_blocks=True, keep_trailing_newline=True)
     env.globals.update(at=at, at_flat=at_flat, decompose=decompose, act=act_expr, flt=flt,
                        numel=numel, names=names, vtype=vtype, vload=vload, vstore=vstore,
-                       vstore_out=vstore_out, vload_stride2=vload_stride2, vfma=vfma, vmax=vmax, lane=lane, vzero=vzero, vfill=vfill,
-                       cdiv=cdiv)
+                       vstore_out=vstore_out, vload_stride2=vload_stride2, vfma=vfma,
+                       vmax=vmax, lane=lane, vzero=vzero, vfill=vfill, cdiv=cdiv)
     return env
 
 
