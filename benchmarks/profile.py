@@ -15,10 +15,13 @@ squeezenet1_1 at batch 8) and each engine:
 - OpenVINO (CPU, fp32 forced, 2 threads, PERF_COUNT): each executed node's real time and
   the infer call's wall time.
 Per layer, the ONNX node names tie the engines together: boda names a step after its first
-node (an activation it fused shows as "fused"), onnxruntime after the last node of a fused
-group, OpenVINO after the node with suffixes ("/WithoutBiases"); re-layouts (onnxruntime's
-reorders, OpenVINO's Reorder) get their own row. Engines run one after another, so the
-ratios are `boda bench`'s to claim; this says which part of each run is where.
+node, onnxruntime after the last node of a fused group, OpenVINO after the node with
+suffixes ("/WithoutBiases"), or with a name of its own where it folded a batch norm (those
+rows say OpenVINO's node type, and sit at the end); an activation or batch norm is counted
+with the node before it, and re-layouts (onnxruntime's reorders, OpenVINO's Reorder) get
+their own row. Engines run one after another, back to back (no idle spells: see
+compare/timing.py on PoCL's way back from idle), so the ratios are `boda bench`'s to claim;
+this says which part of each run is where.
 """
 from __future__ import annotations
 
@@ -44,6 +47,11 @@ MODELS = [("squeezenet1_1", 1), ("squeezenet1_0", 1), ("mobilenet", 1), ("resnet
           ("squeezenet1_1", 8)]
 THREADS = 2
 RELAYOUT = "re-layout"
+# OpenVINO's node types as ONNX op types, for nodes it names itself (a conv with its batch
+# norm folded in becomes "Multiply_NNN")
+OPENVINO_OPS = {"Convolution": "Conv", "GroupConvolution": "Conv", "FullyConnected": "Gemm",
+                "MatMul": "Gemm", "Eltwise": "Add", "Pooling": "MaxPool"}
+ACTIVATIONS = {"Relu", "Clip", "LeakyRelu", "Sigmoid", "HardSigmoid", "HardSwish", "Tanh"}
 
 
 def _median(values) -> float:
@@ -138,11 +146,33 @@ def profile_openvino(model, feeds, repeat):
         for p in request.get_profiling_info():
             if str(p.status).endswith("EXECUTED"):
                 node = RELAYOUT if p.node_type == "Reorder" else _node_of(p.node_name, nodes)
+                if node not in nodes and node != RELAYOUT:  # a name of OpenVINO's own
+                    node = f"{OPENVINO_OPS.get(p.node_type, p.node_type)}: {node}"
                 per_node[node].append(p.real_time.total_seconds())
     per_layer = {k: sum(v) / repeat for k, v in per_node.items()}
     kernels = sum(per_layer.values())
     return {"wall": _median(wall), "kernels": kernels,
             "host and gaps": _median(wall) - kernels}, per_layer
+
+
+def _activation_owners(model) -> dict:
+    """Activation or BatchNormalization node -> the node it follows (through a chain): boda
+    folds and fuses them into that node's kernel, onnxruntime names the fused group after
+    the last of them, so every engine counts them with the first."""
+    producer = {o: n.name for n in model.graph.node for o in n.output}
+    owner = {}
+    for n in model.graph.node:
+        if n.op_type in ACTIVATIONS | {"BatchNormalization"} and n.input[0] in producer:
+            first = producer[n.input[0]]
+            owner[n.name] = owner.get(first, first)
+    return owner
+
+
+def _regroup(per_layer: dict, owner: dict) -> dict:
+    out = defaultdict(float)
+    for node, seconds in per_layer.items():
+        out[owner.get(node, node)] += seconds
+    return dict(out)
 
 
 def ms(seconds) -> str:
@@ -158,6 +188,8 @@ def report_model(name, batch, model, results) -> list[str]:
         lines.append(f"| {engine} | {ms(summary['wall'])} | {ms(summary['kernels'])} | "
                      f"{rest} |")
     ops = {n.name: n.op_type for n in model.graph.node}
+    owner = _activation_owners(model)
+    results = {e: (summary, _regroup(layers, owner)) for e, (summary, layers) in results.items()}
     engines = list(results)
     by_op = defaultdict(lambda: defaultdict(float))
     rows = []
@@ -168,12 +200,14 @@ def report_model(name, batch, model, results) -> list[str]:
         times = [results[e][1].get(node, 0.0) for e in engines]
         if not any(times):
             continue
-        op = ops.get(node, node if node == RELAYOUT else "other")
+        op = ops.get(node, node if node == RELAYOUT else node.split(": ")[0]
+                     if ": " in node else "other")
         for e, t in zip(engines, times):
             by_op[op][e] += t
         rows.append((node, op, times))
-    lines += ["", "Per op type (ms per run; a fused activation counts with its conv in boda, "
-              "with the activation's node in onnxruntime):", "",
+    lines += ["", "Per op type (ms per run; an activation or batch norm counts with the node "
+              "before it):",
+              "",
               "| op | " + " | ".join(engines) + " |", "|---|" + "---|" * len(engines)]
     for op, t in sorted(by_op.items(), key=lambda kv: -kv[1]["boda"]):
         lines.append(f"| {op} | " + " | ".join(ms(t[e]) for e in engines) + " |")
