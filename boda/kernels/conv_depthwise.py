@@ -12,12 +12,11 @@ from __future__ import annotations
 
 from .conv_common import Geometry, is_conv2d, local_sizes
 from .family import Family
-from .templating import KernelSource, cdiv
+from .templating import VECTOR_ACTS, KernelSource, cdiv
 
 WIDTHS = (1, 2, 4, 8, 16)
 HEIGHTS = (1, 2, 4)
 VECTOR_WIDTHS = (4, 8, 16)
-VECTOR_ACTS = ("relu", "clip", "leakyrelu", "sigmoid")  # written as OpenCL applies lane-wise
 def edge_taps(vw: int, sw: int, kw: int, dw: int, first: int, width: int):
     """A tile row at an edge of the image, whose first input column `first` is known: the
     row's taps read columns first + j * dw + q * sw (tap j < kw, lane q < vw), those outside

@@ -43,9 +43,13 @@ class PoolRows(Family):
                 return {"tw": tw, "vw": vw, "local": local}
         return {"tw": max(t for t in (1, 2, 4, 8) if t <= max(ow, 1)), "vw": 1, "local": local}
 
+    def outputs_per_item(self, params) -> int:
+        """Outputs of a row per work-item."""
+        return params["tw"]
+
     def work_items(self, problem, params) -> int:
         oh, ow = problem.out_size
-        return problem.n * problem.c * oh * cdiv(ow, params["tw"])
+        return problem.n * problem.c * oh * cdiv(ow, self.outputs_per_item(params))
 
     def useful_flops(self, problem, params) -> float:
         return problem.flops / 4  # unrolled windows without per-element index math
@@ -55,7 +59,8 @@ class PoolRows(Family):
         return KernelSource.make(self.name, self.template, lang, problem, params, views,
                                  self.work_items(problem, params), params["local"],
                                  geo=_geometry(problem),
-                                 ntx=cdiv(problem.out_size[1], params["tw"]), dtype=dtype)
+                                 ntx=cdiv(problem.out_size[1], self.outputs_per_item(params)),
+                                 dtype=dtype)
 
 
 FAMILY = PoolRows()

@@ -6,11 +6,10 @@ that are outputs (measured on PoCL: SqueezeNet's 3x3 stride-2 max pools). Tiles 
 windows leave the input take a scalar path. OpenCL only."""
 from __future__ import annotations
 
-from .pool_rows import PoolRows, _geometry
+from .pool_rows import PoolRows
 from .conv_common import local_sizes
-from .templating import KernelSource, cdiv
+from .templating import VECTOR_ACTS
 
-VECTOR_ACTS = ("relu", "clip", "leakyrelu", "sigmoid")  # written as OpenCL applies lane-wise
 
 
 class PoolStrided(PoolRows):
@@ -36,19 +35,11 @@ class PoolStrided(PoolRows):
         vw = max(v for v in (4, 8, 16) if v <= problem.out_size[1])
         return {"vw": vw, "local": max(s for s in sizes if s <= 16 or s == sizes[0])}
 
-    def work_items(self, problem, params) -> int:
-        oh, ow = problem.out_size
-        return problem.n * problem.c * oh * cdiv(ow, params["vw"])
+    def outputs_per_item(self, params) -> int:
+        return params["vw"]
 
     def useful_flops(self, problem, params) -> float:
         return problem.flops / 8  # a vector op per tap for vw outputs
-
-    def render(self, problem, params, views, lang,
-               dtype: str = "float32") -> KernelSource:
-        return KernelSource.make(self.name, self.template, lang, problem, params, views,
-                                 self.work_items(problem, params), params["local"],
-                                 geo=_geometry(problem),
-                                 ntx=cdiv(problem.out_size[1], params["vw"]), dtype=dtype)
 
 
 FAMILY = PoolStrided()

@@ -41,7 +41,8 @@ def environment() -> jinja2.Environment:
     env.globals.update(at=at, at_flat=at_flat, decompose=decompose, act=act_expr, flt=flt,
                        numel=numel, names=names, vtype=vtype, vload=vload, vstore=vstore,
                        vstore_out=vstore_out, vload_stride2=vload_stride2, vfma=vfma,
-                       vmax=vmax, lane=lane, vzero=vzero, vfill=vfill, cdiv=cdiv)
+                       vmax=vmax, lane=lane, vzero=vzero, vfill=vfill, cdiv=cdiv,
+                       VECTOR_ACTS=VECTOR_ACTS)
     return env
 
 
@@ -125,6 +126,10 @@ def at_flat(view: View, flat: str) -> str:
     if view.is_contiguous:
         return f"{view.offset} + ({flat})" if view.offset else f"({flat})"
     return at(view, decompose(flat, view.shape))
+
+
+# the activations act_expr writes so that OpenCL C applies them lane-wise to a float vector
+VECTOR_ACTS = ("relu", "clip", "leakyrelu", "sigmoid")
 
 
 def act_expr(act: tuple, x: str) -> str:
