@@ -3,7 +3,8 @@ writes that a kill or a concurrent writer can never leave torn.
 
     $BODA_CACHE_DIR/<backend>/..., else ~/.cache/boda/<backend>/...
 
-CUDA keeps cubins there (nvrtc.py), OpenCL program binaries (opencl_build.py).
+CUDA keeps cubins there (nvrtc.py), OpenCL program binaries, or on PoCL the sources
+its own cache holds the code of (opencl_build.py).
 """
 from __future__ import annotations
 

@@ -16,7 +16,8 @@ binary, it first generates every kernel's code once more, for any work-group siz
 doubled a cold build. Its own kernel cache (on unless POCL_KERNEL_CACHE=0) already holds
 what the child's launches generated, so for PoCL the child sends back no binary and the
 key points at the program's source, which the caller builds again: a hit in PoCL's cache,
-milliseconds. So a run after `boda tune`, after
+milliseconds (should PoCL's cache have lost it since, the caller generates the code again
+at the first launch, outside the child). So a run after `boda tune`, after
 `--untuned` or at another batch builds only the kernels that changed, many at once. A
 program that comes back without its kernels (a driver cache entry left broken by an
 aborted build) is rebuilt with its source salted, which PoCL's cache has never seen.
