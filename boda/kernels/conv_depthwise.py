@@ -2,12 +2,12 @@
 channel per work-item, the filter in registers, each input row segment loaded once for every
 output row it feeds. Its space: tw, th, vec and the work-group size.
 
-With vec (OpenCL, tw of 4, 8 or 16), each row of the tile is one vector: the input row
-segment is loaded as a few whole vectors and every filter tap's inputs for the tw outputs
-are picked out of them by swizzles (`edge_taps`), so a tap is one vector multiply-add. At
-the image's left and right edges the tile's first input column is known when the kernel is
-rendered, so the lanes that fall in the padding are zeros picked at render time, and the
-loads stay inside the row."""
+With vec (OpenCL, tw of 4, 8 or 16), each row of the tile is one vector, so a filter tap
+is one vector multiply-add. Inside the image each tap's inputs for the tw outputs are one
+load (at stride 2, two). At the image's left and right edges the tile's first input column
+is known when the kernel is rendered: the row segment is loaded as whole vectors inside the
+row, each tap's lanes are picked out of them by swizzles, and the lanes that fall in the
+padding are selected to zero (`edge_taps`, `select_expr`)."""
 from __future__ import annotations
 
 from .conv_common import Geometry, is_conv2d, local_sizes
@@ -17,6 +17,8 @@ from .templating import VECTOR_ACTS, KernelSource, cdiv
 WIDTHS = (1, 2, 4, 8, 16)
 HEIGHTS = (1, 2, 4)
 VECTOR_WIDTHS = (4, 8, 16)
+
+
 def edge_taps(vw: int, sw: int, kw: int, dw: int, first: int, width: int):
     """A tile row at an edge of the image, whose first input column `first` is known: the
     row's taps read columns first + j * dw + q * sw (tap j < kw, lane q < vw), those outside
