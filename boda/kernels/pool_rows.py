@@ -25,7 +25,16 @@ class PoolRows(Family):
 
     def space(self, problem, device) -> dict:
         return {"tw": [1, 2, 3, 4, 5, 6, 8, 16], "vw": [1, 4, 8, 16],
-                "local": local_sizes(device, (1, 4, 16, 64))}
+                "local": self.group_sizes(device)}
+
+    def group_sizes(self, device) -> list[int]:
+        """The work-group sizes searched (the pooling families share them)."""
+        return local_sizes(device, (1, 4, 16, 64))
+
+    def default_group(self, device) -> int:
+        """The largest searched work-group size up to 16 (or the smallest there is)."""
+        sizes = self.group_sizes(device)
+        return max(s for s in sizes if s <= 16 or s == sizes[0])
 
     def valid(self, problem, device, params) -> bool:
         tw, vw = params["tw"], params["vw"]
@@ -34,8 +43,7 @@ class PoolRows(Family):
         return tw <= max(problem.out_size[1], 1) * 2
 
     def default(self, problem, device) -> dict:
-        sizes = local_sizes(device, (1, 4, 16, 64))
-        local = max(s for s in sizes if s <= 16 or s == sizes[0])
+        local = self.default_group(device)
         w, ow, stride = problem.in_size[1], problem.out_size[1], problem.stride[1]
         for vw in (16, 8, 4):
             tw = (vw - 1) // stride + 1

@@ -7,9 +7,7 @@ windows leave the input take a scalar path. OpenCL only."""
 from __future__ import annotations
 
 from .pool_rows import PoolRows
-from .conv_common import local_sizes
 from .templating import VECTOR_ACTS
-
 
 
 class PoolStrided(PoolRows):
@@ -25,15 +23,14 @@ class PoolStrided(PoolRows):
         return device.backend == "opencl"
 
     def space(self, problem, device) -> dict:
-        return {"vw": [4, 8, 16], "local": local_sizes(device, (1, 4, 16, 64))}
+        return {"vw": [4, 8, 16], "local": self.group_sizes(device)}
 
     def valid(self, problem, device, params) -> bool:
         return params["vw"] <= problem.out_size[1]
 
     def default(self, problem, device) -> dict:
-        sizes = local_sizes(device, (1, 4, 16, 64))
         vw = max(v for v in (4, 8, 16) if v <= problem.out_size[1])
-        return {"vw": vw, "local": max(s for s in sizes if s <= 16 or s == sizes[0])}
+        return {"vw": vw, "local": self.default_group(device)}
 
     def outputs_per_item(self, params) -> int:
         return params["vw"]
