@@ -91,8 +91,8 @@ def test_spaces_and_defaults_follow_the_profile(fixture):
 
 def test_the_cpu_profile_keeps_the_spaces_pocl_was_tuned_in():
     """Every winner shipped for PoCL is still a point of its family's space (else the runtime
-    would ignore it); those whose template is unchanged since are served at the exact level,
-    the others (a template changed since: their time no longer holds) not at all."""
+    would ignore it) and is served at the exact level; none is of a template that has changed
+    since (its time no longer holds: such winners are pruned from the shipped file)."""
     import json
     import os
 
@@ -109,15 +109,19 @@ def test_the_cpu_profile_keeps_the_spaces_pocl_was_tuned_in():
     winners = {w["problem"]: w for w in
                json.load(open(os.path.join(root, "pocl-cpu.json")))["winners"]}
     lookup = Lookup(shipped_databases())
-    current = 0
+    served = 0
     for t in squeezenet_tasks():
-        w = winners[t.problem.signature]
+        w = winners.get(t.problem.signature)
+        if w is None:
+            continue
         family = kernels.BY_NAME[w["family"]]
         assert family.contains(t.problem, cpu, json.loads(w["params"])), w
-        fresh = w["template_hash"] == template_hash(family.template)
-        assert (lookup.choose(t.problem, cpu, t.consts)[2] == "exact") == fresh
-        current += fresh
-    assert current >= len(winners) // 3  # most of them still serve
+        assert w["template_hash"] == template_hash(family.template), (
+            f"{w['family']} changed since tuning_db/pocl-cpu.json was made: prune it "
+            "(tuning_db/README.md)")
+        assert lookup.choose(t.problem, cpu, t.consts)[2] == "exact"
+        served += 1
+    assert served == len(winners) > 0
 
 
 @pytest.mark.parametrize("name", ["QUALCOMM Adreno(TM)", "Mali-G71", "gfx1010"])

@@ -68,7 +68,7 @@ class ConvGemm(Family):
         return geo.n * geo.g * cdiv(geo.mg, params["tm"]) * cdiv(geo.pixels, params["tp"])
 
     def transforms(self, problem, params) -> dict:
-        return {1: reblock_filters(problem, params["tm"])}
+        return {1: reblock_filters(problem, params["tm"], packed=True)}
 
     def useful_flops(self, problem, params) -> float:
         geo = Geometry.of(problem)

@@ -19,7 +19,7 @@ class ConvK1(ConvGemm):
                 and problem.pad_begin == (0, 0) and problem.pad_end == (0, 0))
 
     def space(self, problem, device) -> dict:
-        return {"tm": [1, 2, 4, 8, 16], "vw": vector_widths(device),
+        return {"tm": [1, 2, 4, 8, 12, 16], "vw": vector_widths(device),
                 "tp": [1, 2, 4, 8, 16, 32, 64], "ku": [1, 2, 4], "local": local_sizes(device)}
 
     def valid(self, problem, device, params) -> bool:
@@ -39,7 +39,11 @@ class ConvK1(ConvGemm):
         vw = default_vector_width(device, tp)
         tm = max(t for t in (1, 2, 4, 8)
                  if t <= max(geo.mg // 2, 1) and t * (tp // vw) <= 16 or t == 1)
-        tp, tm, vw = fit_tile(device, tp, (1, 2, 4, 8, 16, 32), tm, (1, 2, 4, 8), vw)
+        if device.kind == "cpu" and tm == 8 and tp // vw == 2 and geo.mg >= 256:
+            # measured on PoCL (AVX-512): 24 accumulators, one weight broadcast per two
+            # vector FMAs, 7% faster on SqueezeNet's 512 -> 1000 classifier
+            tm = 12
+        tp, tm, vw = fit_tile(device, tp, (1, 2, 4, 8, 16, 32), tm, (1, 2, 4, 8, 12), vw)
         params = {"tm": tm, "vw": vw, "tp": tp, "ku": 1}
         return self.with_default_local(problem, device, params)
 
