@@ -17,7 +17,8 @@ G_MATRIX = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]], n
 
 
 def transform_filters(p, tm: int):
-    """w[m, c, 3, 3] -> U[g, c, 16, m padded to tm] with U = G w G^T."""
+    """w[m, c, 3, 3] -> U = G w G^T, packed per channel tile: [g, m / tm, c, 16, tm] (m padded
+    to tm), so a work-item streams its tile's U in order."""
     geo = Geometry.of(p)
     mgp = round_up(geo.mg, tm)
 
@@ -27,7 +28,8 @@ def transform_filters(p, tm: int):
             geo.g, geo.cg, 16, geo.mg)
         out = np.zeros((geo.g, geo.cg, 16, mgp), np.float32)
         out[..., :geo.mg] = u
-        return out
+        out = out.reshape(geo.g, geo.cg, 16, mgp // tm, tm)
+        return np.ascontiguousarray(out.transpose(0, 3, 1, 2, 4))
     return transform
 
 
