@@ -52,13 +52,11 @@ class ConvGemm(Family):
         if device.kind == "cpu" and tm == 32 and vw == 16:
             # measured on PoCL (AVX-512), whole networks timed in sequence: twice the output
             # channels per input value loaded where that pads no more channels (10-15% on
-            # SqueezeNet's and ResNet-18's 3x3 layers); and where the filter block a tile
-            # streams is long (256+ input channels at 3x3), 6 pixels per weight loaded and the
-            # channel loop unrolled 4x (ResNet-18: 30.7 -> 25.0 ms)
+            # SqueezeNet's and ResNet-18's 3x3 layers). (Before the filters were packed, long
+            # filter blocks wanted 6 pixels and the channel loop unrolled 4x; packed, that
+            # is 1.2x slower on ResNet-18 in sequence: 23.1 vs 19.1 ms.)
             if geo.mg >= 48 and round_up(geo.mg, 64) == round_up(geo.mg, 32):
                 tm = 64
-            if geo.cg * geo.kh * geo.kw >= 2304 and geo.pixels >= 6:
-                tp, ku = 6, 4
         tm, tp, vw = fit_tile(device, tm, (1, 2, 4, 8, 16, 32, 64), tp, (1, 2, 4, 6, 8), vw)
         params = {"tm": tm, "vw": vw, "tp": tp, "ku": ku}
         return self.with_default_local(problem, device, params)
