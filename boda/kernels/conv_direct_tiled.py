@@ -58,7 +58,7 @@ class ConvDirectTiled(Family):
         return geo.n * geo.g * cdiv(geo.mg, params["tm"]) * nptp
 
     def transforms(self, problem, params) -> dict:
-        return {1: reblock_filters(problem, params["tm"])}
+        return {1: reblock_filters(problem, params["tm"], packed=True)}
 
     def useful_flops(self, problem, params) -> float:
         geo = Geometry.of(problem)
