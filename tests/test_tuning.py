@@ -299,6 +299,37 @@ def test_a_tune_races_the_kernel_served_before_and_reports_its_time_as_before(de
     assert out.after == min(raced.values()) <= out.before
 
 
+def test_a_second_pass_races_again_what_ran_before_the_first(device, tmp_path):
+    """By the second pass the first pass's winner is in the database, so the lookup serves
+    it; the kernel that ran before the tune (here the untuned default) is raced again all
+    the same, and "before" and "after" come from that one race: after <= before."""
+    from boda.tuner.strategies import Candidate
+    from boda.tuner.tune import Task
+    problem = Conv(1, 16, 24, (7, 7), (1, 1), (1, 1), (0, 0), (0, 0), (1, 1), 1, True, ())
+    family, params = kernels.default_choice(problem, device, frozenset({1, 2}))
+    default = Candidate.of(family.name, params)
+    tuner = Tuner(device, TuningDB(tmp_path / "t.sqlite"), "random", workers=1, patience=2)
+    races, calls = [], []
+    real_rounds, real_tune = tuner._rounds, tuner.tune
+
+    def rounds(bench, finalists, kept):
+        races.append(real_rounds(bench, finalists, kept))
+        return races[-1]
+
+    def tune(task, budget, retune=False, ran=None):
+        calls.append(ran)
+        return real_tune(task, budget, retune, ran)
+    tuner._rounds, tuner.tune = rounds, tune
+    try:
+        [out] = tune_tasks(tuner, [Task(problem, frozenset({1, 2}))], budget=10)
+    finally:
+        tuner.close()
+    assert calls == [None, (default, "default")]  # a second pass, told what ran first
+    assert len(races) == 2 and default in races[1]
+    assert out.served == "default" and out.before == races[1][default]
+    assert out.after == min(races[1].values()) <= out.before
+
+
 def test_schema_1_files_and_exports_are_rekeyed_and_keep_everything(tmp_path, device):
     """Schema 1 hashed PoCL's global_mem (the memory free at the time) into the device key.
     Opening such a file, or importing such an export, re-keys it without losing a row; two

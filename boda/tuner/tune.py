@@ -16,7 +16,8 @@ of a Problem its best few candidates and the kernel the runtime served it before
 (a shipped or earlier winner, else the untuned default: `kernels.selection.Lookup`) are timed
 again in interleaved rounds, and the one with the lowest median over the rounds is the
 winner. So a tune never leaves a layer slower than what ran before it, and "before" in the
-report is that kernel's time.
+report is that kernel's time; a second pass (time left over) races its finalists against
+that same kernel again, so "before" and "after" always come from one race.
 """
 from __future__ import annotations
 
@@ -62,6 +63,7 @@ class Outcome:
     params: dict = field(default_factory=dict)
     before: float = math.nan   # the time of the kernel served before the tune (s)
     served: str = "default"    # what served it (kernels.selection.MEANING's levels)
+    ran: object = None         # that kernel, a strategies.Candidate
     after: float = math.nan    # the winner's time (s)
     measured: int = 0          # candidates measured in this session
     recorded: int = 0          # candidates found in the database already
@@ -114,14 +116,18 @@ class Tuner:
 
     # -- one Problem ---------------------------------------------------------------------
 
-    def tune(self, task: Task, budget: float, retune: bool = False) -> Outcome:
+    def tune(self, task: Task, budget: float, retune: bool = False, ran=None) -> Outcome:
+        """ran: (Candidate, level) of the kernel that ran before, where not what the lookup
+        serves now (a second pass: the first pass's winner is in the database by then)."""
         problem, device = task.problem, self.device
         out = Outcome(task)
         families = kernels.families_for(problem, task.consts, device)
         hashes = {f.name: template_hash(f.template, self.dtype) for f in families}
-        served = self.lookup.choose(problem, device, task.consts, self.dtype)
-        before = Candidate.of(served.family.name, served.params)  # what ran before
-        out.served = served.level
+        if ran is None:
+            served = self.lookup.choose(problem, device, task.consts, self.dtype)
+            ran = Candidate.of(served.family.name, served.params), served.level
+        before, out.served = ran  # what ran before
+        out.ran = before
         self.db.add_problem(problem)
         winner = self.db.winner(self.device_key, problem.signature, self.dtype)
         if winner and winner["template_hash"] == hashes.get(winner["family"]) and not retune:
@@ -318,17 +324,17 @@ def tune_tasks(tuner: Tuner, tasks, budget: float, retune: bool = False,
     again = [k for k in order if outcomes[k].stopped_early]
     if again and deadline - time.perf_counter() > 0.1 * budget:
         second = _pass(tuner, [tasks[k] for k in again], [weights[k] for k in again],
-                       deadline, True, min_seconds)
+                       deadline, True, min_seconds,
+                       [(outcomes[k].ran, outcomes[k].served) for k in again])
         for k, o in zip(again, second):
-            if o.reached:  # "before" stays what ran before the first pass
+            if o.reached:  # raced again against what ran before the first pass
                 o.measured += outcomes[k].measured
                 o.recorded -= outcomes[k].measured
-                o.before, o.served = outcomes[k].before, outcomes[k].served
                 outcomes[k] = o
     return [outcomes[k] for k in range(len(tasks))]
 
 
-def _pass(tuner, tasks, weights, deadline, retune, min_seconds) -> list[Outcome]:
+def _pass(tuner, tasks, weights, deadline, retune, min_seconds, ran=None) -> list[Outcome]:
     out = []
     for k, task in enumerate(tasks):
         left = deadline - time.perf_counter()
@@ -336,5 +342,6 @@ def _pass(tuner, tasks, weights, deadline, retune, min_seconds) -> list[Outcome]
             out.append(Outcome(task, reached=False))
             continue
         share = weights[k] / (sum(weights[k:]) or 1.0)
-        out.append(tuner.tune(task, max(left * share, min_seconds), retune))
+        out.append(tuner.tune(task, max(left * share, min_seconds), retune,
+                              ran[k] if ran else None))
     return out
