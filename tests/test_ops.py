@@ -124,15 +124,27 @@ def test_global_pool(op, shape, device):
 @SETTINGS
 @given(m=st.integers(1, 9), k=st.integers(1, 17), n=st.integers(1, 9), ta=st.booleans(),
        tb=st.booleans(), c=st.sampled_from(["none", "full", "row", "col", "scalar"]),
-       alpha=st.sampled_from([1.0, 0.5]), beta=st.sampled_from([1.0, 2.0]))
-def test_gemm(m, k, n, ta, tb, c, alpha, beta, device):
+       alpha=st.sampled_from([1.0, 0.5]), beta=st.sampled_from([1.0, 2.0]),
+       b_const=st.booleans())
+def test_gemm(m, k, n, ta, tb, c, alpha, beta, b_const, device):
+    """A constant B (a Linear layer's weights) with a bias along the columns, or none,
+    runs as a 1x1 convolution (passes.gemm_as_conv); the rest as a matmul."""
     rng = np.random.default_rng(m * 100 + k * 10 + n)
     cshape = {"none": None, "full": (m, n), "row": (n,), "col": (m, 1), "scalar": ()}[c]
     consts = [] if cshape is None else [("c", rng.standard_normal(cshape).astype(np.float32))]
-    model = one_node_model("Gemm", [("a", [k, m] if ta else [m, k]),
-                                    ("b", [n, k] if tb else [k, n])],
+    bshape = [n, k] if tb else [k, n]
+    inputs = [("a", [k, m] if ta else [m, k])]
+    if b_const:
+        consts.insert(0, ("b", rng.standard_normal(bshape).astype(np.float32)))
+    else:
+        inputs.append(("b", bshape))
+    model = one_node_model("Gemm", inputs,
                            dict(transA=int(ta), transB=int(tb), alpha=alpha, beta=beta),
                            consts=consts)
+    kinds = [s.problem.kind for s in make_plan(optimize(import_model(model))).steps]
+    one_per_column = cshape is None or cshape in ((n,), (1, n)) or np.prod(cshape) == 1
+    as_conv = b_const and not ta and one_per_column
+    assert kinds == (["conv"] if as_conv else ["matmul"])
     check_model(model, device)
 
 
