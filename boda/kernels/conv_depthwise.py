@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from .conv_common import Geometry, is_conv2d, local_sizes
 from .family import Family
-from .templating import VECTOR_ACTS, KernelSource, cdiv
+from .templating import KernelSource, cdiv, lanewise
 
 WIDTHS = (1, 2, 4, 8, 16)
 HEIGHTS = (1, 2, 4)
@@ -87,7 +87,7 @@ class ConvDepthwise(Family):
         geo = Geometry.of(problem)
         tw, th = params["tw"], params["th"]
         if params.get("vec") and not (tw in VECTOR_WIDTHS and device.backend == "opencl"
-                                      and (not problem.act or problem.act[0] in VECTOR_ACTS)):
+                                      and lanewise(problem.act)):
             return False
         if tw == 16 and not params.get("vec"):
             return False  # 16 scalar accumulators a row: no better than 8 (the old space)

@@ -7,7 +7,7 @@ windows leave the input take a scalar path. OpenCL only."""
 from __future__ import annotations
 
 from .pool_rows import PoolRows
-from .templating import VECTOR_ACTS
+from .templating import lanewise
 
 
 class PoolStrided(PoolRows):
@@ -17,7 +17,7 @@ class PoolStrided(PoolRows):
     def applies(self, problem) -> bool:
         return (super().applies(problem) and problem.stride[1] in (1, 2)
                 and problem.out_size[1] >= 4
-                and (not problem.act or problem.act[0] in VECTOR_ACTS))
+                and lanewise(problem.act))
 
     def usable(self, problem, device) -> bool:
         return device.backend == "opencl"

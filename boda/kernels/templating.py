@@ -42,7 +42,7 @@ def environment() -> jinja2.Environment:
                        numel=numel, names=names, vtype=vtype, vload=vload, vstore=vstore,
                        vstore_out=vstore_out, vload_stride2=vload_stride2, vfma=vfma,
                        vmax=vmax, lane=lane, vzero=vzero, vfill=vfill, cdiv=cdiv,
-                       VECTOR_ACTS=VECTOR_ACTS)
+                       lanewise=lanewise)
     return env
 
 
@@ -130,6 +130,12 @@ def at_flat(view: View, flat: str) -> str:
 
 # the activations act_expr writes so that OpenCL C applies them lane-wise to a float vector
 VECTOR_ACTS = ("relu", "clip", "leakyrelu", "sigmoid")
+
+
+def lanewise(act: tuple) -> bool:
+    """Whether a fused activation (or none) applies lane-wise to a float vector as written,
+    so a kernel may compute and store its outputs as whole vectors."""
+    return not act or act[0] in VECTOR_ACTS
 
 
 def act_expr(act: tuple, x: str) -> str:
