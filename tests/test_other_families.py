@@ -3,6 +3,10 @@ problems and at several points of their spaces, against the numpy reference (out
 first)."""
 from __future__ import annotations
 
+import itertools
+
+import numpy as np
+
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -50,11 +54,13 @@ def pools(draw):
     stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
     pb = tuple(draw(st.integers(0, k - 1)) for k in kernel)
     pe = tuple(draw(st.integers(0, k - 1)) for k in kernel)
-    size = tuple(draw(st.integers(max(1, k - a - b), 14)) for k, a, b in zip(kernel, pb, pe))
+    dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    size = tuple(draw(st.integers(max(1, (k - 1) * d + 1 - a - b), 14))
+                 for k, d, a, b in zip(kernel, dilation, pb, pe))
     ceil = draw(st.booleans())
-    out = conv_out_size(size, kernel, stride, pb, pe, (1, 1), ceil)
+    out = conv_out_size(size, kernel, stride, pb, pe, dilation, ceil)
     return Pool(mode, draw(st.integers(1, 2)), draw(st.integers(1, 5)), size, kernel, stride,
-                pb, pe, (1, 1), out, draw(st.booleans()), draw(st.sampled_from([(), ("relu",)])))
+                pb, pe, dilation, out, draw(st.booleans()), draw(st.sampled_from([(), ("relu",)])))
 
 
 @given(problem=pools(), seed=st.integers(0, 2**16))
@@ -81,6 +87,40 @@ def test_pool_strided_vectors_reach_the_row_end(device):
         problem = Pool(mode, 1, 3, (5, width), (3, 3), (1, stride), (0, 0), (0, 0), (1, 1),
                        (3, ow), False, act)
         check_family(family, problem, device, 0)
+
+
+def test_pool_strided_padded_rows(device):
+    """Padded rows (ResNet's max pool): the first and last vector tiles move in to the
+    outputs whose windows lie inside the row and the outputs beside the padding are computed
+    one by one; every output is written (the output is poisoned first)."""
+    family = kernels.BY_NAME["pool_strided"]
+    for mode, width, pad, stride, k in (("max", 20, 1, 2, 3), ("max", 23, 2, 2, 3),
+                                        ("avg", 19, 1, 1, 3), ("max", 40, 1, 2, 3),
+                                        ("max", 30, 7, 1, 8)):  # borders wider than vw
+        ph = min(pad, 2)
+        ow = (width + 2 * pad - k) // stride + 1
+        problem = Pool(mode, 1, 2, (6, width), (3, k), (2, stride), (ph, pad), (ph, pad),
+                       (1, 1), ((6 + 2 * ph - 3) // 2 + 1, ow))
+        check_family(family, problem, device, 0)
+
+
+@pytest.mark.parametrize("vw", [4, 8, 16])
+@pytest.mark.parametrize("stride", [1, 2])
+def test_pool_strided_taps_come_from_loads_inside_the_span(stride, vw):
+    """Each window tap of a vector tile, picked from the row's loads, is the tap's inputs
+    (offset kw * dw, then every stride-th), and no load reads past the last input the tile's
+    windows cover."""
+    from boda.kernels.pool_strided import row_loads
+    row = np.arange(1000.0)
+    for kw, dw in itertools.product(range(1, 6), range(1, 4)):
+        loads, taps = row_loads(kw, dw, stride, vw)
+        span = (kw - 1) * dw + (vw - 1) * stride + 1
+        assert min(loads) >= 0 and max(loads) + vw <= span, (kw, dw, loads)
+        assert len(taps) == kw
+        for k, (a, b, lanes) in enumerate(taps):
+            got = row[a:a + vw] if b is None else np.concatenate(
+                [row[a:a + vw], row[b:b + vw]])[lanes]
+            np.testing.assert_array_equal(got, row[k * dw + stride * np.arange(vw)])
 
 
 @pytest.mark.parametrize("name", ["matmul_tiled", "pool_strided", "pool_rows"])

@@ -1,13 +1,20 @@
 """2-D pooling, vw consecutive outputs of one row per work-item computed as one vector: each
 window tap is one vector of the vw inputs it covers for those outputs, spaced by the pool's
-stride (stride 2: the even lanes of two loads), reduced lane-wise and stored whole. Where
+stride (stride 2: every other lane of two loads), reduced lane-wise and stored whole. Where
 pool_rows' vectors hold every input and keep one lane in `stride`, these hold only the lanes
-that are outputs (measured on PoCL: SqueezeNet's 3x3 stride-2 max pools). Tiles whose
-windows leave the input take a scalar path. OpenCL only."""
+that are outputs (measured on PoCL: SqueezeNet's 3x3 stride-2 max pools). On padded rows
+the first and last tiles move in to the outputs whose windows lie inside the row, and the
+outputs beside the padding take a scalar path (all of a row, where the row's inside holds
+fewer than vw outputs). OpenCL only.
+
+The window's rows are reduced first, on whole loads, and the taps picked out of the row
+reductions after: as max and sum act lane by lane, that is the same result with one shuffle
+per tap instead of one per tap and row, and at stride 2 neighbouring taps share their loads
+(a 3-wide window loads 4 vectors a row, not 6)."""
 from __future__ import annotations
 
-from .pool_rows import PoolRows
-from .templating import lanewise
+from .pool_rows import PoolRows, _geometry
+from .templating import KernelSource, cdiv, lanewise
 
 
 class PoolStrided(PoolRows):
@@ -37,6 +44,45 @@ class PoolStrided(PoolRows):
 
     def useful_flops(self, problem, params) -> float:
         return problem.flops / 8  # a vector op per tap for vw outputs
+
+    def render(self, problem, params, views, lang, dtype: str = "float32") -> KernelSource:
+        geo, vw = _geometry(problem), params["vw"]
+        loads, taps = row_loads(geo.kw, geo.dw, geo.sw, vw)
+        # the outputs whose windows lie inside the row, if a vector of them does and the
+        # outputs beside them on each side are few enough for the scalar path's vw
+        lo = -(-geo.pw // geo.sw)
+        hi = min((geo.w - 1 + geo.pw - (geo.kw - 1) * geo.dw) // geo.sw, geo.ow - 1)
+        fits = hi - lo + 1 >= vw and lo <= vw and geo.ow - 1 - hi <= vw
+        return KernelSource.make(self.name, self.template, lang, problem, params, views,
+                                 self.work_items(problem, params), params["local"], geo=geo,
+                                 ntx=cdiv(problem.out_size[1], vw), dtype=dtype,
+                                 loads=loads, taps=taps,
+                                 inner=(lo, hi) if fits else None)
+
+
+def row_loads(kw: int, dw: int, stride: int, vw: int) -> tuple[list, list]:
+    """How a row's window taps come from whole vector loads: (loads, taps). `loads` are the
+    offsets (from the tile's first input) of the vw-wide loads; each tap is (a, b, lanes):
+    the lanes of loads a and b side by side (lane i of b is lane vw + i) that are its vw
+    inputs, or (a, None, None) for load a as it is (stride 1). At stride 2 a pair of loads
+    at b and b + vw serves the taps at offsets b and b + 1; no load reads past the last
+    input the tile's last tap needs (offset o_max + 2 vw - 2)."""
+    offsets = [k * dw for k in range(kw)]
+    if stride == 1:
+        return offsets, [(o, None, None) for o in offsets]
+    last = offsets[-1]
+    loads, taps = [], []
+    for o in offsets:
+        base = o - o % 2 if o - o % 2 <= last - 1 else o - 1
+        if base < 0:  # a 1-wide window: its last lanes come from a load ending at its end
+            a, b = 0, vw - 1
+            lanes = [2 * i if i < vw // 2 else 2 * i + 1 for i in range(vw)]
+        else:
+            a, b = base, base + vw
+            lanes = [o - base + 2 * i for i in range(vw)]
+        loads += [x for x in (a, b) if x not in loads]
+        taps.append((a, b, lanes))
+    return loads, taps
 
 
 FAMILY = PoolStrided()
