@@ -20,10 +20,10 @@ from boda.tuner.measure import ProblemBench
 RELU = ("relu",)
 
 
-def conv(c, m, size, k, s=1, p=0, group=1, dilation=1):
+def conv(c, m, size, k, s=1, p=0, group=1, dilation=1, residual=False):
     return Conv(n=1, c=c, m=m, in_size=(size, size), kernel=(k, k), stride=(s, s),
                 pad_begin=(p, p), pad_end=(p, p), dilation=(dilation, dilation), group=group,
-                bias=True, act=RELU)
+                bias=True, act=RELU, residual=residual)
 
 
 PROBLEMS = [
@@ -33,10 +33,14 @@ PROBLEMS = [
     conv(8, 8, 6, 3, p=1, group=8),          # depthwise
     conv(6, 6, 9, 3, s=2, p=1, group=6),     # depthwise, strided
     conv(4, 4, 7, 3, p=2, dilation=2),       # dilated
+    conv(16, 8, 6, 3, p=1, residual=True),   # a residual Add fused (conv_gemm, split-K)
+    conv(8, 12, 7, 1, residual=True),        # the same, 1x1 (conv_k1)
     Pool("max", 1, 5, (9, 9), (3, 3), (2, 2), (0, 0), (0, 0), (1, 1), (4, 4)),
     Pool("avg", 1, 5, (6, 6), (6, 6), (1, 1), (0, 0), (0, 0), (1, 1), (1, 1)),
     Pool("max", 1, 3, (5, 10), (3, 3), (2, 2), (0, 0), (0, 0), (1, 1), (2, 4)),  # reads to
     Pool("avg", 1, 3, (6, 10), (3, 3), (1, 1), (0, 0), (0, 0), (1, 1), (4, 8)),  # row ends
+    Pool("max", 1, 3, (7, 11), (3, 3), (2, 2), (0, 0), (0, 0), (2, 2), (2, 4)),  # dilated
+    Pool("max", 1, 3, (9, 12), (3, 3), (2, 2), (1, 1), (1, 1), (1, 1), (5, 6)),  # padded
     MatMul((2, 24), (10, 24), (10,), trans_b=True),
     Eltwise("add", (1, 6, 5, 5), ((1, 6, 5, 5), (1, 6, 5, 5)), RELU),
     Softmax((2, 10), 1),

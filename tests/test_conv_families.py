@@ -12,6 +12,7 @@ from boda.tuner.measure import ProblemBench
 
 CONV_FAMILIES = ["conv_gemm", "conv_k1", "conv_winograd", "conv_splitk", "conv_direct_tiled",
                  "conv_depthwise"]
+RESIDUAL_FAMILIES = ["conv_gemm", "conv_k1", "conv_splitk", "direct_conv"]  # add a residual
 
 
 @st.composite
@@ -38,11 +39,13 @@ def conv_problems(draw, family):
                  zip(span, *pads))
     act = draw(st.sampled_from([(), ("relu",), ("leakyrelu", 0.1), ("clip", -0.5, 0.5),
                                 ("sigmoid",)]))
+    residual = family in RESIDUAL_FAMILIES and draw(st.booleans())
     return Conv(draw(st.sampled_from([1, 1, 2, 3])), cg * group, mg * group, size, kernel,
-                stride, pads[0], pads[1], dilation, group, draw(st.booleans()), act)
+                stride, pads[0], pads[1], dilation, group, draw(st.booleans()), act,
+                residual)
 
 
-@pytest.mark.parametrize("name", CONV_FAMILIES)
+@pytest.mark.parametrize("name", CONV_FAMILIES + ["direct_conv"])
 def test_family_matches_reference(name, device):
     family = kernels.BY_NAME[name]
 

@@ -148,6 +148,34 @@ def test_gemm(m, k, n, ta, tb, c, alpha, beta, b_const, device):
     check_model(model, device)
 
 
+@pytest.mark.parametrize("kernel, conv_first", [(3, True), (3, False), (1, True)])
+def test_residual_add_fuses_into_the_conv(kernel, conv_first, device):
+    """Relu(Add(Conv(x), y)) with y computed by another branch (a ResNet block, its
+    shortcut first or second): one conv kernel with a residual operand, the Add gone, and
+    onnxruntime's answers."""
+    rng = np.random.default_rng(kernel)
+    w1 = rng.standard_normal((6, 4, kernel, kernel)).astype(np.float32)
+    w2 = rng.standard_normal((6, 4, 1, 1)).astype(np.float32)
+    b1 = rng.standard_normal(6).astype(np.float32)
+    pads = [kernel // 2] * 4
+    nodes = [helper.make_node("Conv", ["x", "w1", "b1"], ["main"], pads=pads),
+             helper.make_node("Conv", ["x", "w2"], ["short"]),
+             helper.make_node("Add", ["main", "short"] if conv_first else ["short", "main"],
+                              ["sum"]),
+             helper.make_node("Relu", ["sum"], ["y"])]
+    graph = helper.make_graph(
+        nodes, "t", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 9, 9])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 6, 9, 9])],
+        [numpy_helper.from_array(a, n) for n, a in (("w1", w1), ("w2", w2), ("b1", b1))])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    problems = [s.problem for s in make_plan(optimize(import_model(model))).steps]
+    assert [p.kind for p in problems] == ["conv", "conv"]
+    assert sum(p.residual for p in problems) == 1
+    assert [p.act for p in problems if p.residual] == [("relu",)]
+    check_model(model, device)
+
+
 @SETTINGS
 @given(shapes=st.sampled_from([((3, 4), (4, 5)), ((2, 3, 4), (4, 6)), ((4,), (4, 3)),
                                ((2, 4), (4,)), ((2, 1, 3, 4), (5, 4, 2)), ((5,), (5,))]))

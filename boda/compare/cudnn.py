@@ -50,7 +50,9 @@ class Reference:
         from .torch_model import OPS
         torch = self.torch
         p = problem
-        x, w, *b = [torch.from_numpy(a).to(self.dev) for a in inputs]
+        x, w, *rest = [torch.from_numpy(a).to(self.dev) for a in inputs]
+        b = rest[:1] if p.bias else []
+        r = rest[-1] if p.residual else None  # the fused Add, timed with the conv
         attrs = {"strides": list(p.stride), "dilations": list(p.dilation), "group": p.group,
                  "pads": list(p.pad_begin) + list(p.pad_end)}
         out = {}
@@ -59,7 +61,9 @@ class Reference:
                 torch.backends.cudnn.benchmark = bench
                 if bench:
                     torch.backends.cudnn.benchmark_limit = 0
-                out[label] = self._events(lambda: OPS["Conv"](torch, [x, w, *b], attrs), repeat)
+                out[label] = self._events(
+                    (lambda: OPS["Conv"](torch, [x, w, *b], attrs) + r) if r is not None
+                    else (lambda: OPS["Conv"](torch, [x, w, *b], attrs)), repeat)
         torch.backends.cudnn.benchmark = False
         return out
 

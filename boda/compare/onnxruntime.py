@@ -43,15 +43,20 @@ def activation_nodes(act: tuple, src: str, dst: str) -> tuple[list, list]:
 
 
 def conv_model(p, inputs):
-    """The conv layer `p` (and its fused activation) as an ONNX model with its weights
-    inside."""
-    x, w, *b = inputs
+    """The conv layer `p` (its residual Add and its fused activation too) as an ONNX model
+    with its weights (and residual) inside."""
+    x, w, *rest = inputs
+    b = rest[:1] if p.bias else []
+    conv_out = "y" if not (p.act or p.residual) else "s" if p.residual else "c"
     nodes = [helper.make_node(
-        "Conv", ["x", "w"] + (["b"] if b else []), ["y" if not p.act else "c"],
+        "Conv", ["x", "w"] + (["b"] if b else []), [conv_out],
         kernel_shape=list(p.kernel), strides=list(p.stride), dilations=list(p.dilation),
         pads=list(p.pad_begin) + list(p.pad_end), group=p.group)]
     inits = [onnx.numpy_helper.from_array(w, "w")] + (
         [onnx.numpy_helper.from_array(b[0], "b")] if b else [])
+    if p.residual:
+        nodes.append(helper.make_node("Add", ["s", "r"], ["y" if not p.act else "c"]))
+        inits.append(onnx.numpy_helper.from_array(rest[-1], "r"))
     if p.act:
         more, consts = activation_nodes(p.act, "c", "y")
         nodes += more

@@ -1,5 +1,6 @@
-"""The rewrite passes that run after import: BatchNorm folding, activation fusion, Gemm by a
-constant as a 1x1 convolution and dead-node removal (`optimize` runs them in that order)."""
+"""The rewrite passes that run after import: BatchNorm folding, activation fusion, residual
+Adds into the convolution before them, Gemm by a constant as a 1x1 convolution and
+dead-node removal (`optimize` runs them in that order)."""
 from __future__ import annotations
 
 import numpy as np
@@ -55,6 +56,38 @@ def fuse_activations(g: Graph):
             g.nodes.remove(node)
         else:
             node.op, node.attrs = "eltwise", {"op": "copy", "act": node.attrs["act"]}
+
+
+def fuse_residual_adds(g: Graph):
+    """An Add of a convolution's result (read by nothing else) and another tensor of its
+    shape, with the activation after it (a ResNet block's, MobileNetV2's inverted
+    residual), becomes that convolution with a residual operand: one kernel fewer, and the
+    sum is never written and read back. The convolution moves to just before the Add, so
+    the other operand is computed first."""
+    outputs = {t for _, t in g.outputs}
+    for add in [n for n in g.nodes if n.op == "eltwise" and n.attrs.get("op") == "add"]:
+        uses = g.consumers()
+        shape = g.tensors[add.output].shape
+        if len(add.inputs) != 2 or add.inputs[0] == add.inputs[1]:
+            continue
+        for k, src in enumerate(add.inputs):
+            conv, other = g.producer(src), g.tensors[add.inputs[1 - k]]
+            if (conv is not None and conv.op == "conv" and not conv.attrs.get("act")
+                    and not conv.attrs.get("residual") and uses[src] == 1
+                    and src not in outputs and other.shape == shape
+                    and g.tensors[src].shape == shape and not other.is_const
+                    and other.dtype == np.float32):
+                break
+        else:
+            continue
+        g.nodes.remove(conv)
+        g.nodes.insert(g.nodes.index(add), conv)
+        conv.inputs = conv.inputs + [other.name]
+        conv.attrs["residual"] = True
+        conv.attrs["act"] = add.attrs.get("act", ())
+        conv.output = add.output
+        conv.source += "+" + add.source
+        g.nodes.remove(add)
 
 
 def gemm_as_conv(g: Graph):
@@ -114,6 +147,7 @@ def remove_dead_nodes(g: Graph):
 def optimize(g: Graph) -> Graph:
     fold_batchnorm(g)
     fuse_activations(g)
+    fuse_residual_adds(g)
     gemm_as_conv(g)
     remove_dead_nodes(g)
     return g

@@ -21,7 +21,8 @@ def problem_for(g, node) -> Problem:
         return Conv(n=x[0], c=x[1], m=w[0], in_size=tuple(x[2:]), kernel=tuple(a["kernel"]),
                     stride=tuple(a["stride"]), pad_begin=tuple(a["pad_begin"]),
                     pad_end=tuple(a["pad_end"]), dilation=tuple(a["dilation"]),
-                    group=a["group"], bias=len(shapes) > 2, act=act)
+                    group=a["group"], bias=len(shapes) - a.get("residual", False) > 2,
+                    act=act, residual=a.get("residual", False))
     if node.op == "pool":
         x = shapes[0]
         return Pool(mode=a["mode"], n=x[0], c=x[1], in_size=tuple(x[2:]),

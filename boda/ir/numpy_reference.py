@@ -31,7 +31,8 @@ def _windows(p, x, fill):
         yield ks, xp[(slice(None), slice(None)) + sl]
 
 
-def conv(p: Conv, x, w, b=None):
+def conv(p: Conv, x, w, *rest):
+    b = rest[0] if p.bias else None
     x, w = x.astype(np.float64), w.astype(np.float64)
     out = np.zeros(p.out_shape)
     cg, mg = p.c // p.group, p.m // p.group
@@ -42,6 +43,8 @@ def conv(p: Conv, x, w, b=None):
                 "nc...,mc->nm...", win[:, g * cg:(g + 1) * cg], wk[g * mg:(g + 1) * mg])
     if b is not None:
         out += b.reshape((1, -1) + (1,) * len(p.in_size))
+    if p.residual:
+        out += rest[-1]
     return apply(p.act, out).astype(np.float32)
 
 

@@ -41,7 +41,8 @@ class Problem:
 
     @property
     def signature(self) -> str:
-        parts = [f"{f.name}={_fmt(getattr(self, f.name))}" for f in dataclasses.fields(self)]
+        parts = [f"{f.name}={_fmt(getattr(self, f.name))}" for f in dataclasses.fields(self)
+                 if not (f.metadata.get("optional") and getattr(self, f.name) == f.default)]
         return f"{self.kind}(" + ",".join(parts) + ")"
 
     @property
@@ -74,7 +75,9 @@ def conv_out_size(size, kernel, stride, pad_begin, pad_end, dilation, ceil_mode=
 
 @dataclass(frozen=True)
 class Conv(Problem):
-    """N-d grouped, strided, dilated convolution with optional bias and fused activation."""
+    """N-d grouped, strided, dilated convolution with optional bias and fused activation.
+    With residual, a tensor of the output's shape (the last operand) is added before the
+    activation (a ResNet block's Add, fused)."""
     kind: ClassVar[str] = "conv"
     n: int
     c: int
@@ -88,6 +91,8 @@ class Conv(Problem):
     group: int = 1
     bias: bool = False
     act: Act = ()
+    # left out of the signature when False, so the keys of convs tuned before it stay
+    residual: bool = dataclasses.field(default=False, metadata={"optional": True})
 
     @property
     def out_size(self):
@@ -97,7 +102,8 @@ class Conv(Problem):
     @property
     def in_shapes(self):
         shapes = ((self.n, self.c) + self.in_size, (self.m, self.c // self.group) + self.kernel)
-        return shapes + (((self.m,),) if self.bias else ())
+        return (shapes + (((self.m,),) if self.bias else ())
+                + ((self.out_shape,) if self.residual else ()))
 
     @property
     def out_shape(self):

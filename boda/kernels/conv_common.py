@@ -20,8 +20,17 @@ from .templating import round_up
 VECTOR_WIDTHS = (1, 2, 4, 8, 16)
 
 
-def is_conv2d(p) -> bool:
-    return isinstance(p, Conv) and len(p.in_size) == 2
+def items_run_alone(device) -> bool:
+    """Whether the device runs work-items one at a time on CPU threads (PoCL), not as SIMD
+    lanes (GPUs, Mesa's llvmpipe). Per-item branches and tile orders measured to pay on PoCL
+    make lanes diverge or gather elsewhere: on llvmpipe they made MobileNetV3-small's build
+    take minutes instead of 3 s."""
+    return device.kind == "cpu" and not device.software_gpu
+
+
+def is_conv2d(p, residual: bool = False) -> bool:
+    """A 2-D Conv; one with a residual operand only where the family adds it (residual)."""
+    return isinstance(p, Conv) and len(p.in_size) == 2 and (residual or not p.residual)
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,8 @@ row segments reused across filter columns, filters optionally staged in local me
 from __future__ import annotations
 
 from .family import Family
-from .conv_common import (Geometry, default_vector_width, fit_tile, is_conv2d, local_sizes,
-                          reblock_filters, vector_widths)
+from .conv_common import (Geometry, default_vector_width, fit_tile, is_conv2d,
+                          items_run_alone, local_sizes, reblock_filters, vector_widths)
 from .templating import KernelSource, cdiv, round_up, tile_waste
 
 CHANNEL_BLOCKS = (4, 8, 16, 32)
@@ -22,7 +22,10 @@ class ConvDirectTiled(Family):
     def space(self, problem, device) -> dict:
         return {"tm": [4, 8, 16, 32], "vw": vector_widths(device), "tw": [1, 2, 4, 6, 8],
                 "lmem": [0, 1] if device.profile.local_memory else [0],
-                "cb": list(CHANNEL_BLOCKS), "local": local_sizes(device)}
+                "cb": list(CHANNEL_BLOCKS),
+                # tiles whose window lies inside the input skip the bounds checks (PoCL)
+                "interior": [1, 0] if items_run_alone(device) else [0],
+                "local": local_sizes(device)}
 
     def valid(self, problem, device, params) -> bool:
         geo = Geometry.of(problem)
@@ -47,7 +50,8 @@ class ConvDirectTiled(Family):
             tm, tw = 32, 8
         tm, tw, vw = fit_tile(device, tm, (4, 8, 16, 32), tw, (1, 2, 4, 6, 8),
                               default_vector_width(device, tm))
-        params = {"tm": tm, "vw": vw, "tw": tw, "lmem": 0, "cb": CHANNEL_BLOCKS[0]}
+        params = {"tm": tm, "vw": vw, "tw": tw, "lmem": 0, "cb": CHANNEL_BLOCKS[0],
+                  "interior": int(items_run_alone(device))}
         return self.with_default_local(problem, device, params)
 
     def _tiles(self, problem, params):

@@ -1,14 +1,18 @@
 """Implicit GEMM convolution: im2col on the fly, any 2-D stride, padding, dilation, groups.
 
 Parameters: tm output channels x tp output pixels per work-item, held as tm/vw vectors of
-width vw per pixel; ku unrolls the input-channel loop; local is the work-group size.
+width vw per pixel; ku unrolls the input-channel loop; interior: a filter tap at which no
+pixel of the tile reads padding runs a loop without bounds checks (PoCL only,
+conv_common.items_run_alone); local is the work-group size.
+Neighbouring work-items take a pixel tile of each channel tile, or, where a subclass's
+mfirst says so (conv_k1), the channel tiles of one pixel tile.
 """
 from __future__ import annotations
 
 from ..ir.views import View
 from .family import Family
-from .conv_common import (Geometry, default_vector_width, fit_tile, is_conv2d, local_sizes,
-                          reblock_filters, vector_widths)
+from .conv_common import (Geometry, default_vector_width, fit_tile, is_conv2d,
+                          items_run_alone, local_sizes, reblock_filters, vector_widths)
 from .templating import KernelSource, cdiv, round_up, tile_waste
 
 
@@ -25,11 +29,13 @@ class ConvGemm(Family):
         return self.efficiency if cg >= 8 else 0.15 if cg > 1 else 0.01
 
     def applies(self, problem) -> bool:
-        return is_conv2d(problem)
+        return is_conv2d(problem, residual=True)
 
     def space(self, problem, device) -> dict:
         return {"tm": [1, 2, 4, 8, 16, 32, 64], "vw": vector_widths(device),
-                "tp": [1, 2, 4, 6, 8, 12, 16], "ku": [1, 2, 4], "local": local_sizes(device)}
+                "tp": [1, 2, 4, 6, 8, 12, 16], "ku": [1, 2, 4],
+                "interior": [1, 0] if items_run_alone(device) else [0],
+                "local": local_sizes(device)}
 
     def valid(self, problem, device, params) -> bool:
         geo = Geometry.of(problem)
@@ -58,7 +64,8 @@ class ConvGemm(Family):
             if geo.mg >= 48 and round_up(geo.mg, 64) == round_up(geo.mg, 32):
                 tm = 64
         tm, tp, vw = fit_tile(device, tm, (1, 2, 4, 8, 16, 32, 64), tp, (1, 2, 4, 6, 8), vw)
-        params = {"tm": tm, "vw": vw, "tp": tp, "ku": ku}
+        params = {"tm": tm, "vw": vw, "tp": tp, "ku": ku,
+                  "interior": int(items_run_alone(device))}
         return self.with_default_local(problem, device, params)
 
     def work_items(self, problem, params) -> int:
@@ -79,8 +86,15 @@ class ConvGemm(Family):
         return KernelSource.make(
             self.name, self.template, lang, problem, params, views,
             self.work_items(problem, params), params["local"], geo=geo,
-            npt=cdiv(geo.pixels, params["tp"]), nmb=cdiv(geo.mg, params["tm"]),
+            tile_order=tile_order(geo, params), nmb=cdiv(geo.mg, params["tm"]),
             mgp=round_up(geo.mg, params["tm"]), ks=params.get("ks", 1), dtype=dtype)
+
+
+def tile_order(geo, params) -> list:
+    """(index, count) of a work-item's tile indices, the fastest-varying first: channel
+    tiles before pixel tiles where params["mfirst"] (conv_k1's)."""
+    tiles = [("pt", cdiv(geo.pixels, params["tp"])), ("mb", cdiv(geo.mg, params["tm"]))]
+    return (tiles[::-1] if params.get("mfirst") else tiles) + [("g", geo.g), ("n", geo.n)]
 
 
 class ConvSplitK(ConvGemm):
@@ -91,7 +105,7 @@ class ConvSplitK(ConvGemm):
     efficiency = 0.1
 
     def applies(self, problem) -> bool:
-        return is_conv2d(problem) and problem.c // problem.group >= 16
+        return is_conv2d(problem, residual=True) and problem.c // problem.group >= 16
 
     def space(self, problem, device) -> dict:
         return {"tm": [4, 8, 16, 32], "vw": vector_widths(device), "tp": [1, 2, 4, 8],

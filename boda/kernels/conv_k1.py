@@ -1,10 +1,27 @@
 """1x1 convolution (Boda's k1conv) as a tiled matrix product over channels, vectors along
-the pixels: suits layers with many pixels and few output channels (SqueezeNet's squeezes)."""
+the pixels: suits layers with many pixels and few output channels (SqueezeNet's squeezes).
+Parameters: conv_gemm's (tm, tp, vw, ku, local), and mfirst: whether neighbouring
+work-items take the channel tiles of one pixel tile (1) or a pixel tile of each (0)."""
 from __future__ import annotations
 
-from .conv_common import (Geometry, default_vector_width, fit_tile, is_conv2d, local_sizes,
-                          vector_widths)
+from .conv_common import (Geometry, default_vector_width, fit_tile, is_conv2d,
+                          items_run_alone, local_sizes, vector_widths)
 from .conv_gemm import ConvGemm
+
+
+def input_heavy(problem) -> int:
+    """1 where a 1x1 conv's input holds at least twice the values of its output and more
+    than its filters (SqueezeNet's squeezes, MobileNetV2's projections), the default for
+    mfirst. Measured on PoCL in sequence: channel tiles first there lets each of the two
+    threads read its own half of the pixels' inputs, not all of them (SqueezeNet's squeezes
+    1.6-1.8x faster: 128 -> 32 at 55x55, 0.19 -> 0.11 ms); where the output outweighs the
+    input (the expands), pixel tiles first, storing consecutive pixels, is 1.5x faster; and
+    where the filters outweigh it, channel tiles first would stream them once per pixel
+    tile (conv_gemm's ResNet-18 256 -> 512 stride-2 layer that way: 0.66 -> 1.88 ms)."""
+    inputs = problem.c * problem.in_size[0] * problem.in_size[1]
+    filters = problem.m * problem.c // problem.group
+    return int(inputs >= 2 * problem.m * problem.out_size[0] * problem.out_size[1]
+               and inputs >= filters)
 
 
 class ConvK1(ConvGemm):
@@ -15,12 +32,15 @@ class ConvK1(ConvGemm):
     efficiency = 0.36  # measured on PoCL: the fastest family for 1x1 layers
 
     def applies(self, problem) -> bool:
-        return (is_conv2d(problem) and problem.kernel == (1, 1) and problem.stride == (1, 1)
-                and problem.pad_begin == (0, 0) and problem.pad_end == (0, 0))
+        return (is_conv2d(problem, residual=True) and problem.kernel == (1, 1)
+                and problem.stride == (1, 1) and problem.pad_begin == (0, 0)
+                and problem.pad_end == (0, 0))
 
     def space(self, problem, device) -> dict:
         return {"tm": [1, 2, 4, 8, 12, 16], "vw": vector_widths(device),
-                "tp": [1, 2, 4, 8, 16, 32, 64], "ku": [1, 2, 4], "local": local_sizes(device)}
+                "tp": [1, 2, 4, 8, 16, 32, 64], "ku": [1, 2, 4],
+                "mfirst": [0, 1] if items_run_alone(device) else [0],
+                "local": local_sizes(device)}
 
     def valid(self, problem, device, params) -> bool:
         geo = Geometry.of(problem)
@@ -44,7 +64,9 @@ class ConvK1(ConvGemm):
             # vector FMAs, 7% faster on SqueezeNet's 512 -> 1000 classifier
             tm = 12
         tp, tm, vw = fit_tile(device, tp, (1, 2, 4, 8, 16, 32), tm, (1, 2, 4, 8, 12), vw)
-        params = {"tm": tm, "vw": vw, "tp": tp, "ku": 1}
+        # on PoCL only: where work-items are SIMD lanes, neighbours must read neighbours
+        mfirst = input_heavy(problem) if items_run_alone(device) else 0
+        params = {"tm": tm, "vw": vw, "tp": tp, "ku": 1, "mfirst": mfirst}
         return self.with_default_local(problem, device, params)
 
     def efficiency_for(self, problem) -> float:
@@ -54,3 +76,4 @@ class ConvK1(ConvGemm):
 
 
 FAMILY = ConvK1()
+
