@@ -105,12 +105,12 @@ class ConvDepthwise(Family):
         apply), as wide and as many as the output has, up to 16 x 4 (alone, 1.3-1.9x faster
         than 8 x 2 on every one of MobileNet's layers: 112x112 0.074 -> 0.040 ms)."""
         geo = Geometry.of(problem)
-        # up to 16 x 4 on PoCL; where work-items are SIMD lanes (llvmpipe) 8 x 2, as
-        # larger tiles made its builds take minutes
-        tws, ths = (VECTOR_WIDTHS, HEIGHTS) if items_run_alone(device) else ((4, 8), (1, 2))
-        params = {"tw": max([w for w in tws if w <= geo.ow] or [4]),
-                  "th": max(h for h in ths if h <= max(geo.oh, 1)), "vec": 1}
-        if geo.ow < 4 or not self.valid(problem, device, dict(params, local=1)):
+        params = {"tw": max([w for w in VECTOR_WIDTHS if w <= geo.ow] or [4]),
+                  "th": max(h for h in HEIGHTS if h <= max(geo.oh, 1)), "vec": 1}
+        # vector rows only where work-items run alone (PoCL): where they are SIMD lanes
+        # (llvmpipe) a row of 8 vectors took 35-47 s to build (scalar 8 x 1: 2.6 s)
+        if geo.ow < 4 or not items_run_alone(device) or \
+                not self.valid(problem, device, dict(params, local=1)):
             prefer = 8 if geo.sw == 1 else 2
             tw = prefer if prefer <= geo.ow else max(t for t in WIDTHS if t <= geo.ow)
             params = {"tw": tw, "th": 1, "vec": 0}

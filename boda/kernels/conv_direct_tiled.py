@@ -44,12 +44,15 @@ class ConvDirectTiled(Family):
         geo = Geometry.of(problem)
         tm = 32 if geo.mg >= 24 and geo.cg >= 8 else 16 if geo.mg >= 12 else 8 if geo.mg >= 6 else 4
         tw = max(t for t in ((1, 2, 4, 6) if tm == 32 else (1, 2, 4, 8)) if t <= geo.ow)
-        if device.kind == "cpu" and geo.mg >= 24 and geo.ow >= 8:
+        if items_run_alone(device) and geo.mg >= 24 and geo.ow >= 8:
             # measured on PoCL (AVX-512), rows stored as whole vectors: 32 channels x 8
-            # pixels, also with few input channels (SqueezeNet's first layer 0.35 -> 0.25 ms)
+            # pixels, also with few input channels (SqueezeNet's first layer 0.35 -> 0.25 ms);
+            # not on llvmpipe, whose builds of such tiles took 10-25 s each
             tm, tw = 32, 8
         tm, tw, vw = fit_tile(device, tm, (4, 8, 16, 32), tw, (1, 2, 4, 6, 8),
                               default_vector_width(device, tm))
+        while device.software_gpu and tm * tw > 32 and tw > 1:
+            tw //= 2  # llvmpipe: 16 x 4 took 16 s to build, 8 x 4 5 s
         params = {"tm": tm, "vw": vw, "tw": tw, "lmem": 0, "cb": CHANNEL_BLOCKS[0],
                   "interior": int(items_run_alone(device))}
         return self.with_default_local(problem, device, params)
