@@ -76,4 +76,3 @@ class ConvK1(ConvGemm):
 
 
 FAMILY = ConvK1()
-
