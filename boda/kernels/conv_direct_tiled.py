@@ -51,8 +51,8 @@ class ConvDirectTiled(Family):
             tm, tw = 32, 8
         tm, tw, vw = fit_tile(device, tm, (4, 8, 16, 32), tw, (1, 2, 4, 6, 8),
                               default_vector_width(device, tm))
-        while device.software_gpu and tm * tw > 32 and tw > 1:
-            tw //= 2  # llvmpipe: 16 x 4 took 16 s to build, 8 x 4 5 s
+        if device.software_gpu and tm * tw > 32:  # llvmpipe: 16 x 4 took 16 s to build
+            tw = max([t for t in (1, 2, 4) if tm * t <= 32 and t <= tw] or [1])
         params = {"tm": tm, "vw": vw, "tw": tw, "lmem": 0, "cb": CHANNEL_BLOCKS[0],
                   "interior": int(items_run_alone(device))}
         return self.with_default_local(problem, device, params)
