@@ -64,11 +64,15 @@ class PoolRows(Family):
 
     def render(self, problem, params, views, lang,
                dtype: str = "float32") -> KernelSource:
+        geo = _geometry(problem)
         return KernelSource.make(self.name, self.template, lang, problem, params, views,
-                                 self.work_items(problem, params), params["local"],
-                                 geo=_geometry(problem),
+                                 self.work_items(problem, params), params["local"], geo=geo,
                                  ntx=cdiv(problem.out_size[1], self.outputs_per_item(params)),
-                                 dtype=dtype)
+                                 dtype=dtype, **self.context(geo, params))
+
+    def context(self, geo: Geometry, params) -> dict:
+        """Template variables a subclass's template needs besides geo and ntx."""
+        return {}
 
 
 FAMILY = PoolRows()

@@ -13,8 +13,8 @@ per tap instead of one per tap and row, and at stride 2 neighbouring taps share 
 (a 3-wide window loads 4 vectors a row, not 6)."""
 from __future__ import annotations
 
-from .pool_rows import PoolRows, _geometry
-from .templating import KernelSource, cdiv, lanewise
+from .pool_rows import PoolRows
+from .templating import lanewise
 
 
 class PoolStrided(PoolRows):
@@ -45,19 +45,15 @@ class PoolStrided(PoolRows):
     def useful_flops(self, problem, params) -> float:
         return problem.flops / 8  # a vector op per tap for vw outputs
 
-    def render(self, problem, params, views, lang, dtype: str = "float32") -> KernelSource:
-        geo, vw = _geometry(problem), params["vw"]
+    def context(self, geo, params) -> dict:
+        vw = params["vw"]
         loads, taps = row_loads(geo.kw, geo.dw, geo.sw, vw)
         # the outputs whose windows lie inside the row, if a vector of them does and the
         # outputs beside them on each side are few enough for the scalar path's vw
         lo = -(-geo.pw // geo.sw)
         hi = min((geo.w - 1 + geo.pw - (geo.kw - 1) * geo.dw) // geo.sw, geo.ow - 1)
         fits = hi - lo + 1 >= vw and lo <= vw and geo.ow - 1 - hi <= vw
-        return KernelSource.make(self.name, self.template, lang, problem, params, views,
-                                 self.work_items(problem, params), params["local"], geo=geo,
-                                 ntx=cdiv(problem.out_size[1], vw), dtype=dtype,
-                                 loads=loads, taps=taps,
-                                 inner=(lo, hi) if fits else None)
+        return {"loads": loads, "taps": taps, "inner": (lo, hi) if fits else None}
 
 
 def row_loads(kw: int, dw: int, stride: int, vw: int) -> tuple[list, list]:
