@@ -118,7 +118,21 @@ FIXTURES = [
          driver_version="3.0-rc2", opencl_c_version="OpenCL C 1.2 PoCL", kind="cpu",
          compute_units=2, max_work_group_size=4096, local_mem=1048576, vector_width=16,
          local_mem_type="global",
-         expect=dict(family="cpu", arch="pthread-AMD EPYC", fp16=False)),
+         expect=dict(family="cpu", arch="pthread-AMD EPYC", fp16=False, registers=32)),
+    dict(source="pocl-binary-distribution 3.0 on an AMD EPYC (Zen 3) development machine "
+                "(boda devices)",
+         platform="Portable Computing Language", name="pthread-AMD EPYC",
+         vendor="AuthenticAMD",
+         version="OpenCL 3.0 PoCL HSTR: pthread-x86_64-unknown-linux-gnu-znver3",
+         driver_version="3.0-rc2", opencl_c_version="OpenCL C 1.2 PoCL", kind="cpu",
+         compute_units=2, max_work_group_size=4096, local_mem=1048576, vector_width=8,
+         local_mem_type="global",
+         expect=dict(family="cpu", arch="pthread-AMD EPYC", registers=16)),
+    dict(source="https://github.com/pocl/pocl/issues/799",
+         platform="Portable Computing Language", name="pthread-cortex-a53", vendor="ARM",
+         version="OpenCL 1.2 pocl HSTR: pthread-aarch64-unknown-linux-gnu-cortex-a53",
+         driver_version="1.4", opencl_c_version="OpenCL C 1.2 pocl", kind="cpu",
+         expect=dict(family="cpu", arch="pthread-cortex-a53", registers=32)),
 ]
 
 # stand-ins for limits a dump does not show (only tests that do not look at them use them)

@@ -99,22 +99,32 @@ def default_vector_width(device, tile: int) -> int:
     return max(v for v in VECTOR_WIDTHS if v <= min(tile, device.profile.vector_width) or v == 1)
 
 
-def fit_tile(device, a: int, a_values, b: int, b_values, vw: int, scale: int = 1):
+def fit_tile(device, a: int, a_values, b: int, b_values, vw: int, scale: int = 1,
+             a_first: bool = False):
     """Shrink a default accumulator tile of scale x a x b floats, vectorized along a by vw,
-    until the device profile's registers hold it: b first, then a (to the next smaller value
-    of its range), keeping vw a divisor of a. Returns (a, b, vw)."""
+    until the device profile's default budget holds it (`Profile.fits_default`): b first,
+    then a (a first where a_first), each to the next smaller value of its range, keeping vw
+    a divisor of a. Returns (a, b, vw)."""
     def smaller(x, values):
         return max((v for v in values if v < x), default=x)
-    fits = device.profile.fits_registers
+    fits = device.profile.fits_default
     while not fits(scale * a * b, scale * (a // vw) * b):
-        if smaller(b, b_values) < b:
+        if not a_first and smaller(b, b_values) < b:
             b = smaller(b, b_values)
         elif smaller(a, a_values) < a:
             a = smaller(a, a_values)
             vw = min(vw, a)
+        elif smaller(b, b_values) < b:
+            b = smaller(b, b_values)
         else:
             break
     return a, b, vw
+
+
+def default_vectors(device) -> int:
+    """The accumulator vectors a default tile may hold (half a CPU core's register file;
+    16, the AVX-512 figure, where the profile names no register file)."""
+    return device.profile.registers // 2 or 16
 
 
 def local_sizes(device, sizes=(1, 2, 4, 8, 16, 32, 64, 128, 256)) -> list[int]:

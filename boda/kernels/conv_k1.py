@@ -4,9 +4,11 @@ Parameters: conv_gemm's (tm, tp, vw, ku, local), and mfirst: whether neighbourin
 work-items take the channel tiles of one pixel tile (1) or a pixel tile of each (0)."""
 from __future__ import annotations
 
-from .conv_common import (Geometry, default_vector_width, fit_tile, is_conv2d,
-                          items_run_alone, local_sizes, vector_widths)
+from .conv_common import (Geometry, default_vector_width, default_vectors, fit_tile,
+                          is_conv2d, items_run_alone, local_sizes, vector_widths)
 from .conv_gemm import ConvGemm
+
+TM_DEFAULTS = (1, 2, 4, 6, 8, 12)
 
 
 def input_heavy(problem) -> int:
@@ -37,7 +39,7 @@ class ConvK1(ConvGemm):
                 and problem.pad_end == (0, 0))
 
     def space(self, problem, device) -> dict:
-        return {"tm": [1, 2, 4, 8, 12, 16], "vw": vector_widths(device),
+        return {"tm": [1, 2, 4, 6, 8, 12, 16], "vw": vector_widths(device),
                 "tp": [1, 2, 4, 8, 16, 32, 64], "ku": [1, 2, 4],
                 "mfirst": [0, 1] if items_run_alone(device) else [0],
                 "local": local_sizes(device)}
@@ -53,17 +55,20 @@ class ConvK1(ConvGemm):
     def default(self, problem, device) -> dict:
         geo = Geometry.of(problem)
         widest = default_vector_width(device, 32)
-        # at most 16 vectors a row of the tile (a vector width of 1 gets a shorter row)
-        tp = max(t for t in (1, 2, 4, 8, 16, 32) if t <= geo.pixels and t <= 16 * widest
-                 or t == 1)
+        # rows of two vectors on a CPU core (32 pixels with AVX-512, 16 with AVX2), else up
+        # to 16 vectors (a vector width of 1 gets a shorter row)
+        row = 2 * widest if device.profile.registers else 16 * widest
+        tp = max(t for t in (1, 2, 4, 8, 16, 32) if t <= geo.pixels and t <= row or t == 1)
         vw = default_vector_width(device, tp)
+        budget = default_vectors(device)
         tm = max(t for t in (1, 2, 4, 8)
-                 if t <= max(geo.mg // 2, 1) and t * (tp // vw) <= 16 or t == 1)
-        if device.kind == "cpu" and tm == 8 and tp // vw == 2 and geo.mg >= 256:
-            # measured on PoCL (AVX-512): 24 accumulators, one weight broadcast per two
-            # vector FMAs, 7% faster on SqueezeNet's 512 -> 1000 classifier
-            tm = 12
-        tp, tm, vw = fit_tile(device, tp, (1, 2, 4, 8, 16, 32), tm, (1, 2, 4, 8, 12), vw)
+                 if t <= max(geo.mg // 2, 1) and t * (tp // vw) <= budget or t == 1)
+        tp, tm, vw = fit_tile(device, tp, (1, 2, 4, 8, 16, 32), tm, TM_DEFAULTS, vw)
+        if device.profile.registers and tp // vw == 2 and 2 * tm == budget and geo.mg >= 256:
+            # measured on PoCL: three quarters of the register file in accumulators, one
+            # weight broadcast per two vector FMAs, on SqueezeNet's 512 -> 1000 classifier:
+            # AVX-512 8 -> 12 channels, 7% faster; AVX2 (Zen 3) 4 -> 6 channels, 1.8 -> 1.6 ms
+            tm = tm * 3 // 2
         # on PoCL only: where work-items are SIMD lanes, neighbours must read neighbours
         mfirst = input_heavy(problem) if items_run_alone(device) else 0
         params = {"tm": tm, "vw": vw, "tp": tp, "ku": 1, "mfirst": mfirst}
