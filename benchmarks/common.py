@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from boda.compare.onnxruntime import session as ort_session
-from boda.compare.timing import cores, cpu_name, interleaved_medians, median_seconds
+from boda.compare.timing import cores, cpu_id, cpu_name, interleaved_medians, median_seconds
 
 __all__ = ["cores", "cpu_id", "cpu_name", "interleaved_medians", "machine_lines", "median_seconds",
            "ort_session", "publish"]
@@ -19,20 +19,6 @@ def publish(text: str, out=None):
     print(text)
     if out:
         Path(out).write_text(text)
-
-
-def cpu_id() -> str:
-    """Vendor, family and model as /proc/cpuinfo gives them (a VM may hide the name)."""
-    fields = {}
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                fields.setdefault(key.strip(), value.strip())
-    except OSError:
-        pass
-    return (f"{fields.get('vendor_id', '?')} family {fields.get('cpu family', '?')} model "
-            f"{fields.get('model', '?')}")
 
 
 def machine_lines(device) -> list[str]:

@@ -26,7 +26,7 @@ from ..frontend.onnx_file import batch_shapes, load_model
 from ..ir.numpy_reference import max_rel_error, random_inputs
 from ..session import compile as boda_compile
 from ..version import __version__
-from .timing import cores, cpu_name, interleaved_medians
+from .timing import cores, cpu_id, cpu_name, interleaved_medians
 
 PAUSE = 0.1  # seconds between engines' turns in the whole-network rounds
 WARMUP = 10  # runs not counted at the start of each turn: the way back from idle
@@ -137,6 +137,6 @@ def run_bench(model_path, device, against, batch=None, repeat: int = 50, db=None
         "layers": layers, "network": network,
         "geomean_ratio": {v: geomean(x["ratio"][v] for x in layers) for v in variants},
         "references": {ref.name: {"version": ref.version, "note": ref.note} for ref in refs},
-        "machine": {"cpu": cpu_name(), "cores": cores(), "python": platform.python_version(),
+        "machine": {"cpu": cpu_name(), "cpu_id": cpu_id(), "cores": cores(), "python": platform.python_version(),
                     "boda": __version__, "numpy": np.__version__},
     }

@@ -16,7 +16,8 @@ def markdown(report: dict, command: str = "") -> str:
     if command:
         lines += [f"Command: `{command}`", ""]
     m = report["machine"]
-    lines += [f"Machine: {m['cpu']}, {m['cores']} cores; device {dev['name']} "
+    cpu = m["cpu"] + (f" ({m['cpu_id']})" if m.get("cpu_id") else "")
+    lines += [f"Machine: {cpu}, {m['cores']} cores; device {dev['name']} "
               f"({dev['platform']}, driver {dev['driver']}"
               + (f", compute capability {dev['compute_capability']}"
                  if dev["compute_capability"] else "") + ")"

@@ -51,5 +51,19 @@ def cpu_name() -> str:
         return platform.processor() or "unknown CPU"
 
 
+def cpu_id() -> str:
+    """Vendor, family and model as /proc/cpuinfo gives them (a VM may hide the name)."""
+    fields = {}
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                fields.setdefault(key.strip(), value.strip())
+    except OSError:
+        pass
+    return (f"{fields.get('vendor_id', '?')} family {fields.get('cpu family', '?')} model "
+            f"{fields.get('model', '?')}")
+
+
 def cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
