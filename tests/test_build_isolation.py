@@ -94,7 +94,7 @@ def test_pocl_keeps_the_source_and_its_own_cache_the_code(device, tiny, tmp_path
         assert ("compiling" in res.stderr) == (n == 0), res.stderr
         ref = ort_run(onnx.load(tiny), {"x": x})[0] if ref is None else ref
         assert_close(np.load(tmp_path / "y.npy"), ref)
-    kept = {p.suffix for p in (tmp_path / "cache").rglob("*") if p.is_file()}
+    kept = {p.suffix for p in (tmp_path / "cache" / "opencl").rglob("*") if p.is_file()}
     assert kept == {".ref", ".src"}
     res, _ = _run(tiny, tmp_path, dict(env, POCL_KERNEL_CACHE="0"))
     assert res.returncode == 0 and "compiling" in res.stderr, res.stderr  # not from .src
@@ -141,3 +141,46 @@ def test_a_program_without_its_kernels_is_rebuilt_bypassing_the_cache(device, tm
                          text=True, timeout=600, env=env)
     # (PoCL 3.0 still aborts at exit over the broken program's IR: not ours to free)
     assert "boda: k" in res.stdout, res.stdout + res.stderr
+
+
+RENDER = """
+import hashlib
+from boda.kernels.templating import environment
+text = environment().get_template("prelude.j2").render(lang="opencl")
+print(hashlib.sha256(text.encode()).hexdigest(), environment().bytecode_cache is not None)
+"""
+
+
+def _render(env):
+    res = subprocess.run([sys.executable, "-c", RENDER], capture_output=True, text=True,
+                         timeout=120, env=dict(os.environ, **env))
+    assert res.returncode == 0, res.stderr
+    return res.stdout.split()
+
+
+def test_compiled_templates_are_kept_and_a_broken_or_unwritable_cache_costs_nothing(
+        tmp_path):
+    """Jinja's compiled templates are kept under the cache dir for the next process, which
+    renders the same text from them; a truncated file there is compiled again, and a cache
+    that cannot be created renders without one."""
+    import hashlib
+
+    import jinja2
+
+    from boda.kernels.templating import templates_dir
+    plain = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir())),
+                               undefined=jinja2.StrictUndefined, trim_blocks=True,
+                               lstrip_blocks=True, keep_trailing_newline=True)
+    text = plain.get_template("prelude.j2").render(lang="opencl")
+    expected = hashlib.sha256(text.encode()).hexdigest()
+    cache = tmp_path / "cache"
+    for _ in range(2):  # compiled, then loaded from the cache
+        assert _render({"BODA_CACHE_DIR": str(cache)}) == [expected, "True"]
+    kept = list((cache / "jinja").glob("*.cache"))
+    assert kept
+    for path in kept:
+        path.write_bytes(path.read_bytes()[:20])  # torn: no kill leaves this, but a disk may
+    assert _render({"BODA_CACHE_DIR": str(cache)}) == [expected, "True"]
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a directory")
+    assert _render({"BODA_CACHE_DIR": str(blocked / "cache")}) == [expected, "False"]

@@ -33,11 +33,42 @@ def templates_dir() -> Path:
     return package / "templates"
 
 
+class _BytecodeCache(jinja2.FileSystemBytecodeCache):
+    """Jinja's compiled templates on disk (its writes are atomic, and it checks each
+    file's source checksum and Python version on load), so a new process renders without
+    compiling every template again: a warm start of SqueezeNet 1.1 spent 0.9 s of its 2 s
+    there. A file that cannot be read, or a cache that cannot be written, costs only that
+    time."""
+
+    def load_bytecode(self, bucket):
+        try:
+            super().load_bytecode(bucket)
+        except Exception:  # a torn or foreign file (Jinja raises on a truncated one)
+            bucket.reset()
+
+    def dump_bytecode(self, bucket):
+        try:
+            super().dump_bytecode(bucket)
+        except OSError:
+            pass
+
+
+def _bytecode_cache():
+    from ..runtime.backends.binary_cache import cache_dir
+    path = cache_dir("jinja")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return _BytecodeCache(str(path))
+
+
 @functools.lru_cache(maxsize=None)
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir())),
                              undefined=jinja2.StrictUndefined, trim_blocks=True,
-                             lstrip_blocks=True, keep_trailing_newline=True)
+                             lstrip_blocks=True, keep_trailing_newline=True,
+                             bytecode_cache=_bytecode_cache())
     env.globals.update(at=at, at_flat=at_flat, decompose=decompose, act=act_expr, flt=flt,
                        numel=numel, names=names, vtype=vtype, vload=vload, vstore=vstore,
                        vstore_out=vstore_out, vload_stride2=vload_stride2, vfma=vfma,

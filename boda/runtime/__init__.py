@@ -6,6 +6,12 @@
 """
 from __future__ import annotations
 
-from .engine import Engine, LayerKernel
-
 __all__ = ["Engine", "LayerKernel"]
+
+
+def __getattr__(name: str):
+    # imported on first use: the build children import backends/ alone (see boda/__init__)
+    if name in __all__:
+        from . import engine
+        return getattr(engine, name)
+    raise AttributeError(f"module 'boda.runtime' has no attribute {name!r}")
