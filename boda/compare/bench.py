@@ -137,6 +137,7 @@ def run_bench(model_path, device, against, batch=None, repeat: int = 50, db=None
         "layers": layers, "network": network,
         "geomean_ratio": {v: geomean(x["ratio"][v] for x in layers) for v in variants},
         "references": {ref.name: {"version": ref.version, "note": ref.note} for ref in refs},
-        "machine": {"cpu": cpu_name(), "cpu_id": cpu_id(), "cores": cores(), "python": platform.python_version(),
-                    "boda": __version__, "numpy": np.__version__},
+        "machine": {"cpu": cpu_name(), "cpu_id": cpu_id(), "cores": cores(),
+                    "python": platform.python_version(), "boda": __version__,
+                    "numpy": np.__version__},
     }
