@@ -10,7 +10,7 @@ from real_devices import FIXTURES, device, with_limits
 
 from boda import kernels
 from boda.devices import list_devices
-from boda.devices.profiles import adreno_model, amd_gfx, mali_model
+from boda.devices.profiles import adreno_model, amd_gfx, cpu_vector_registers, mali_model
 from boda.frontend import zoo
 from boda.ir.numpy_reference import max_rel_error, random_inputs, reference
 from boda.plan import plan_model
@@ -36,6 +36,12 @@ def test_parsers_read_what_drivers_write():
     assert amd_gfx("Radeon RX 570 Series (POLARIS10, DRM 3.26.0)") is None
     assert mali_model("Mali-G57 MC2 r0p1") == ("G", 57)
     assert mali_model("Mali-T860") == ("T", 860)
+    pocl = "OpenCL 3.0 PoCL HSTR: pthread-{}-unknown-linux-gnu-{}"
+    assert cpu_vector_registers(pocl.format("x86_64", "znver3"), 8) == 16  # AVX2
+    assert cpu_vector_registers(pocl.format("x86_64", "skylake-avx512"), 16) == 32
+    assert cpu_vector_registers(pocl.format("x86_64", "generic"), 4) == 16  # SSE
+    assert cpu_vector_registers(pocl.format("aarch64", "cortex-a53"), 4) == 32  # NEON
+    assert cpu_vector_registers(pocl.format("x86_64", "generic"), 1) == 0  # unknown
 
 
 def test_adreno_models_with_one_device_name_are_different_architectures():

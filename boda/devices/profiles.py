@@ -83,7 +83,7 @@ class Profile:
         registers, leaving the rest for the loaded inputs and weights. Measured on PoCL:
         with AVX-512 (32 registers) the defaults tuned in sequence hold up to 16 vectors;
         with AVX2 (16 registers, Zen 3) those same tiles of 16 vectors spilled and ran
-        1.5-3x slower than tiles of 8 (SqueezeNet 1.1's classifier 6.0 -> 2.1 ms)."""
+        1.5-3x slower than tiles of 8 (SqueezeNet 1.1's classifier 6.0 -> 1.8-2.1 ms)."""
         if self.registers and not self.accumulators:
             return tile_vectors <= self.registers // 2
         return self.fits_registers(tile_floats, tile_vectors)
@@ -198,7 +198,10 @@ def cpu_vector_registers(text: str, vector_width: int) -> int:
     """A CPU core's vector registers, from the driver's target (PoCL's version string names
     the LLVM triple) and preferred float vector width: 32 on AArch64 (NEON, SVE) and with
     AVX-512 (16 floats), 16 with SSE and AVX/AVX2 on x86-64 (Intel's and AMD's ISA
-    manuals)."""
+    manuals). 0 (unknown: the spaces and defaults as before) where the driver prefers
+    scalars, as drivers that vectorize across work-items do."""
+    if vector_width < 4:
+        return 0
     if re.search(r"aarch64|arm64|riscv", text, re.I):
         return 32
     return 32 if vector_width >= 16 else 16

@@ -113,6 +113,11 @@ class ConvDepthwise(Family):
                 not self.valid(problem, device, dict(params, local=1)):
             prefer = 8 if geo.sw == 1 else 2
             tw = prefer if prefer <= geo.ow else max(t for t in WIDTHS if t <= geo.ow)
+            # narrower where the row and the filter do not fit the registers (a 5x5 filter
+            # with AVX2's 16: 25 taps and 8 outputs are past the space's 32)
+            while tw > min(WIDTHS) and not self.valid(
+                    problem, device, {"tw": tw, "th": 1, "vec": 0, "local": 1}):
+                tw = max(t for t in WIDTHS if t < tw)
             params = {"tw": tw, "th": 1, "vec": 0}
         return self.with_default_local(problem, device, params,
                                        sizes=(1, 2, 4, 8, 16, 32, 64))

@@ -50,7 +50,7 @@ class ConvDirectTiled(Family):
             # not on llvmpipe, whose builds of such tiles took 10-25 s each. Two vectors of
             # channels: with AVX2 (8 floats, 16 registers) 16 x 8, which fit_tile cuts to
             # 16 x 4 (Zen 3: 0.46-0.58 ms, against 0.64-0.69 for 8 x 8 and 32 x 2)
-            tm, tw = min(32, 2 * default_vector_width(device, 32)), 8
+            tm, tw = min(32, max(4, 2 * default_vector_width(device, 32))), 8
         tm, tw, vw = fit_tile(device, tm, (4, 8, 16, 32), tw, (1, 2, 4, 6, 8),
                               default_vector_width(device, tm))
         if device.software_gpu and tm * tw > 32:  # llvmpipe: 16 x 4 took 16 s to build
