@@ -90,8 +90,7 @@ def test_tune_and_run_through_the_agent_match_a_local_run(agent, tiny, tmp_path)
     its database at the exact level, and gives onnxruntime's answer."""
     remote_db, local_db = tmp_path / "remote.sqlite", tmp_path / "local.sqlite"
     # 20 s: at 10 the conv's last batch could run past the budget through the agent on a
-    # slow machine (Zen 3 here), so the pool's turn never came (in the code before this
-    # test's last change too)
+    # slow machine (a Zen 3), so the pool's turn never came
     common = ["--model", tiny, "--budget", 20, "--workers", 1, "--quiet", "--device", "cpu"]
     res = boda("tune", *common, "--db", remote_db, "--remote", agent, "--token", TOKEN)
     assert res.returncode == 0, res.stderr
