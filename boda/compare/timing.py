@@ -43,16 +43,8 @@ def interleaved_medians(fns, repeat: int, block: int = 10, pause: float = 0.0,
     return [float(np.median(t)) for t in times]
 
 
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            return next(ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or "unknown CPU"
-
-
-def cpu_id() -> str:
-    """Vendor, family and model as /proc/cpuinfo gives them (a VM may hide the name)."""
+def _cpuinfo() -> dict:
+    """The first CPU's fields in /proc/cpuinfo (empty where there is none)."""
     fields = {}
     try:
         with open("/proc/cpuinfo") as f:
@@ -61,6 +53,16 @@ def cpu_id() -> str:
                 fields.setdefault(key.strip(), value.strip())
     except OSError:
         pass
+    return fields
+
+
+def cpu_name() -> str:
+    return _cpuinfo().get("model name") or platform.processor() or "unknown CPU"
+
+
+def cpu_id() -> str:
+    """Vendor, family and model as /proc/cpuinfo gives them (a VM may hide the name)."""
+    fields = _cpuinfo()
     return (f"{fields.get('vendor_id', '?')} family {fields.get('cpu family', '?')} model "
             f"{fields.get('model', '?')}")
 

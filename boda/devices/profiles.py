@@ -85,8 +85,14 @@ class Profile:
         with AVX2 (16 registers, Zen 3) those same tiles of 16 vectors spilled and ran
         1.5-3x slower than tiles of 8 (SqueezeNet 1.1's classifier 6.0 -> 1.8-2.1 ms)."""
         if self.registers and not self.accumulators:
-            return tile_vectors <= self.registers // 2
+            return tile_vectors <= self.default_vectors
         return self.fits_registers(tile_floats, tile_vectors)
+
+    @property
+    def default_vectors(self) -> int:
+        """The accumulator vectors a default tile may hold: half a CPU core's register
+        file; 16, the AVX-512 figure, where the profile names no register file."""
+        return self.registers // 2 or 16
 
 
 def device_family(kind: str, vendor: str, name: str, version: str = "") -> str:

@@ -121,12 +121,6 @@ def fit_tile(device, a: int, a_values, b: int, b_values, vw: int, scale: int = 1
     return a, b, vw
 
 
-def default_vectors(device) -> int:
-    """The accumulator vectors a default tile may hold (half a CPU core's register file;
-    16, the AVX-512 figure, where the profile names no register file)."""
-    return device.profile.registers // 2 or 16
-
-
 def local_sizes(device, sizes=(1, 2, 4, 8, 16, 32, 64, 128, 256)) -> list[int]:
     """The work-group sizes worth searching on `device` (its vendor profile)."""
     return device.profile.group_sizes(device, sizes)

@@ -4,8 +4,8 @@ Parameters: conv_gemm's (tm, tp, vw, ku, local), and mfirst: whether neighbourin
 work-items take the channel tiles of one pixel tile (1) or a pixel tile of each (0)."""
 from __future__ import annotations
 
-from .conv_common import (Geometry, default_vector_width, default_vectors, fit_tile,
-                          is_conv2d, items_run_alone, local_sizes, vector_widths)
+from .conv_common import (Geometry, default_vector_width, fit_tile, is_conv2d,
+                          items_run_alone, local_sizes, vector_widths)
 from .conv_gemm import ConvGemm
 
 TM_DEFAULTS = (1, 2, 4, 6, 8, 12)
@@ -60,7 +60,7 @@ class ConvK1(ConvGemm):
         row = 2 * widest if device.profile.registers else 16 * widest
         tp = max(t for t in (1, 2, 4, 8, 16, 32) if t <= geo.pixels and t <= row or t == 1)
         vw = default_vector_width(device, tp)
-        budget = default_vectors(device)
+        budget = device.profile.default_vectors
         tm = max(t for t in (1, 2, 4, 8)
                  if t <= max(geo.mg // 2, 1) and t * (tp // vw) <= budget or t == 1)
         tp, tm, vw = fit_tile(device, tp, (1, 2, 4, 8, 16, 32), tm, TM_DEFAULTS, vw)
