@@ -33,7 +33,7 @@ PROBLEMS = [
     conv(8, 8, 6, 3, p=1, group=8),          # depthwise
     conv(6, 6, 9, 3, s=2, p=1, group=6),     # depthwise, strided
     conv(4, 4, 7, 3, p=2, dilation=2),       # dilated
-    conv(16, 8, 6, 3, p=1, residual=True),   # a residual Add fused (conv_gemm, split-K)
+    conv(16, 8, 6, 3, p=1, residual=True),   # a residual Add fused (conv_gemm, split-K, tiled)
     conv(8, 12, 7, 1, residual=True),        # the same, 1x1 (conv_k1)
     Pool("max", 1, 5, (9, 9), (3, 3), (2, 2), (0, 0), (0, 0), (1, 1), (4, 4)),
     Pool("avg", 1, 5, (6, 6), (6, 6), (1, 1), (0, 0), (0, 0), (1, 1), (1, 1)),

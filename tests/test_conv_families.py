@@ -12,7 +12,8 @@ from boda.tuner.measure import ProblemBench
 
 CONV_FAMILIES = ["conv_gemm", "conv_k1", "conv_winograd", "conv_splitk", "conv_direct_tiled",
                  "conv_depthwise"]
-RESIDUAL_FAMILIES = ["conv_gemm", "conv_k1", "conv_splitk", "direct_conv"]  # add a residual
+RESIDUAL_FAMILIES = ["conv_gemm", "conv_k1", "conv_splitk", "conv_direct_tiled",
+                     "direct_conv"]  # add a residual
 
 
 @st.composite
@@ -110,3 +111,15 @@ def test_default_choice_of_a_3x3_depthwise_layer_is_the_depthwise_family(device)
     with conv_depthwise's defaults, 14.9 ms with conv_gemm's (the choice before it)."""
     dw = Conv(1, 64, 64, (56, 56), (3, 3), (1, 1), (1, 1), (1, 1), (1, 1), 64, True, ())
     assert kernels.default_choice(dw, device)[0].name == "conv_depthwise"
+
+
+def test_whole_row_tile_with_a_residual_matches_reference(device):
+    """conv_direct_tiled's default on a deep 7x7 layer (a whole row per work-item on CPU
+    threads) with the block's residual Add fused, against the numpy reference."""
+    family = kernels.BY_NAME["conv_direct_tiled"]
+    problem = Conv(1, 128, 24, (7, 7), (3, 3), (1, 1), (1, 1), (1, 1), (1, 1), 1, True,
+                   ("relu",), True)
+    params = family.default(problem, device)
+    assert family.contains(problem, device, params)
+    [trial] = ProblemBench(problem, device, seed=3).check([(family, params)])
+    assert trial.status == "ok", (params, trial.cause)

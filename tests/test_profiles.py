@@ -188,3 +188,36 @@ def test_cpu_defaults_leave_registers_for_the_operands(fixture):
                           if t.problem.kind == "conv" and t.problem.m == 1000)
         assert {k: v for k, v in k1.default(classifier, dev).items()
                 if k in ("tm", "tp", "vw")} == {"tm": 12, "tp": 32, "vw": 16}
+
+
+@pytest.mark.parametrize("fixture", [f for f in with_limits() if f.get("kind") == "cpu"],
+                         ids=lambda f: f["version"].rsplit("-", 1)[-1])
+def test_deep_layers_on_7_wide_maps_run_whole_rows_on_cpu_threads(fixture):
+    """ResNet-18's last stage (3x3, 512 channels, 7x7; with and without the fused residual
+    Add): on CPU threads the untuned kernel is conv_direct_tiled, one whole row x one vector
+    of channels (Zen 3: 2.5-2.8 ms a layer against conv_gemm's 3.8-4.8). Its 14x14 stage
+    and the strided layer into the 7x7 stage keep conv_gemm, measured faster there."""
+    dev = device(fixture)
+    by_size = {}
+    for task in model_tasks(plan_model(zoo.build("resnet18", batch=1), None)):
+        p = task.problem
+        if p.kind == "conv" and p.kernel == (3, 3):
+            family, params = kernels.default_choice(p, dev, task.consts)
+            by_size.setdefault((p.in_size, p.stride, p.residual), set()).add(
+                (family.name, params.get("tw"), params.get("tm") == params.get("vw")))
+    assert by_size[(7, 7), (1, 1), False] == {("conv_direct_tiled", 7, True)}
+    assert by_size[(7, 7), (1, 1), True] == {("conv_direct_tiled", 7, True)}
+    assert {f for f, _, _ in by_size[(14, 14), (1, 1), True]} == {"conv_gemm"}
+    assert {f for f, _, _ in by_size[(14, 14), (2, 2), False]} == {"conv_gemm"}
+
+
+def test_whole_row_tiles_are_for_cpu_threads_only():
+    """A GPU (and llvmpipe, whose lanes are work-items) keeps its choice on those layers."""
+    last = next(t for t in model_tasks(plan_model(zoo.build("resnet18", batch=1), None))
+                if t.problem.kind == "conv" and t.problem.in_size == (7, 7)
+                and t.problem.kernel == (3, 3))
+    gpus = [f for f in with_limits() if f.get("kind", "gpu") == "gpu"]
+    assert gpus
+    for fixture in gpus:
+        family, params = kernels.default_choice(last.problem, device(fixture), last.consts)
+        assert (family.name, params.get("tw")) != ("conv_direct_tiled", 7), fixture["name"]

@@ -2,12 +2,24 @@
 row segments reused across filter columns, filters optionally staged in local memory."""
 from __future__ import annotations
 
-from .family import Family
+from .family import LAUNCH_SECONDS, Family
 from .conv_common import (Geometry, default_vector_width, fit_tile, is_conv2d,
                           items_run_alone, local_sizes, reblock_filters, vector_widths)
 from .templating import KernelSource, cdiv, round_up, tile_waste
 
 CHANNEL_BLOCKS = (4, 8, 16, 32)
+WHOLE_ROW_EFFICIENCY = 0.4  # above conv_gemm's 0.3 where whole_rows holds
+
+
+def whole_rows(problem, device) -> bool:
+    """Deep 3x3 stride-1 layers on maps 6 or 7 wide, on CPU threads: a tile of one whole row
+    x one vector of channels beats conv_gemm, whose 4-pixel tiles straddle rows there. On
+    PoCL (Zen 3, AVX2), 512 -> 512 channels: 7x7 2.5-2.8 ms against 3.8-4.8, 6x6 1.96
+    against 2.46; 256 -> 256 at 7x7 0.66 against 1.05. Not at 8x8 (3.6 against 3.0) or 4x4,
+    whose rows the 4-pixel tiles divide, nor on 13x13 or 14x14 maps, nor at stride 2."""
+    geo = Geometry.of(problem)
+    return (items_run_alone(device) and problem.kernel == (3, 3) and problem.stride == (1, 1)
+            and problem.dilation == (1, 1) and geo.ow in (6, 7) and geo.cg >= 128)
 
 
 class ConvDirectTiled(Family):
@@ -17,10 +29,17 @@ class ConvDirectTiled(Family):
     transformed = (1,)
 
     def applies(self, problem) -> bool:
-        return is_conv2d(problem)
+        return is_conv2d(problem, residual=True)
+
+    def estimate(self, problem, params: dict, device) -> float:
+        cost = super().estimate(problem, params, device)
+        if whole_rows(problem, device) and params["tw"] == Geometry.of(problem).ow:
+            return (cost - LAUNCH_SECONDS) * self.efficiency / WHOLE_ROW_EFFICIENCY \
+                + LAUNCH_SECONDS
+        return cost
 
     def space(self, problem, device) -> dict:
-        return {"tm": [4, 8, 16, 32], "vw": vector_widths(device), "tw": [1, 2, 4, 6, 8],
+        return {"tm": [4, 8, 16, 32], "vw": vector_widths(device), "tw": [1, 2, 4, 6, 7, 8],
                 "lmem": [0, 1] if device.profile.local_memory else [0],
                 "cb": list(CHANNEL_BLOCKS),
                 # tiles whose window lies inside the input skip the bounds checks (PoCL)
@@ -51,7 +70,9 @@ class ConvDirectTiled(Family):
             # channels: with AVX2 (8 floats, 16 registers) 16 x 8, which fit_tile cuts to
             # 16 x 4 (Zen 3: 0.46-0.58 ms, against 0.64-0.69 for 8 x 8 and 32 x 2)
             tm, tw = min(32, max(4, 2 * default_vector_width(device, 32))), 8
-        tm, tw, vw = fit_tile(device, tm, (4, 8, 16, 32), tw, (1, 2, 4, 6, 8),
+        if whole_rows(problem, device):
+            tm, tw = max(4, default_vector_width(device, 32)), geo.ow
+        tm, tw, vw = fit_tile(device, tm, (4, 8, 16, 32), tw, (1, 2, 4, 6, 7, 8),
                               default_vector_width(device, tm))
         if device.software_gpu and tm * tw > 32:  # llvmpipe: 16 x 4 took 16 s to build
             tw = max([t for t in (1, 2, 4) if tm * t <= 32 and t <= tw] or [1])
