@@ -30,6 +30,8 @@ from boda.tuner.db_keys import device_identity, params_key
 from boda.tuner.measure import run_problem
 from boda.tuner.tune import Tuner, model_tasks, tune_tasks
 from conftest import assert_close, ort_run
+from real_devices import FIXTURES
+from real_devices import device as device_like
 
 TESTS = Path(__file__).resolve().parent
 
@@ -420,3 +422,42 @@ def test_prune_deletes_results_of_changed_templates(tmp_path, device, model_file
     res = subprocess.run([sys.executable, "-m", "boda.cli", "db", "show", "--model", model_file,
                           "--db", path], capture_output=True, text=True)
     assert res.returncode == 0 and res.stdout.count("default") >= 2, res.stdout + res.stderr
+
+
+def test_cpu_winners_stay_within_their_vector_register_file(tmp_path):
+    """A VM names a Zen 3 (AVX2: 16 registers of 8 floats) and a Zen 4 (AVX-512: 32 of 16)
+    alike, "AMD EPYC". A winner tuned on one is served on the other at no level (AVX-512
+    tiles spill with AVX2's registers); another AVX-512 CPU gets it at the arch level (same
+    name) or the vendor level. A schema-3 file, whose keys ignored the register file, is
+    re-keyed when opened."""
+    avx512, avx2 = (device_like(f) for f in FIXTURES if f["name"] == "pthread-AMD EPYC")
+    assert (avx512.vector_width, avx2.vector_width) == (16, 8)
+    problem = Conv(1, 16, 24, (7, 7), (1, 1), (1, 1), (0, 0), (0, 0), (1, 1), 1, True, ())
+    family = kernels.BY_NAME["conv_gemm"]
+    params = dict(family.default(problem, avx2), tp=2)
+    assert family.contains(problem, avx512, params) and family.contains(problem, avx2, params)
+    served = {"AVX2 Zen 3": avx2,
+              "AVX-512, another driver build": dataclasses.replace(avx512, driver_version="x"),
+              "AVX-512, another name": dataclasses.replace(avx512, name="pthread-AMD Ryzen")}
+    want = {"AVX2 Zen 3": "default", "AVX-512, another driver build": "arch",
+            "AVX-512, another name": "vendor"}
+    db = _winner_db(avx512, problem, family, params)
+    for what, dev in served.items():
+        assert Lookup([db]).choose(problem, dev, {1, 2})[2] == want[what], what
+    path = tmp_path / "v3.sqlite"
+    db = TuningDB(path)
+    key = db.add_device(avx512)
+    db.set_winner({"device": key, "problem": problem.signature, "dtype": "float32",
+                   "family": family.name, "template_hash": template_hash(family.template),
+                   "params": params_key(params), "seconds": 1e-3, "gflops": 1.0,
+                   "default_seconds": 2e-3})
+    old = device_identity(avx2)  # as schema 3 keyed both: one arch, one vendor
+    db.conn.execute("update devices set arch = ?, vendor_key = ?", [old["arch"],
+                                                                    old["vendor_key"]])
+    db.conn.execute("update meta set value = '3' where key = 'schema_version'")
+    db.conn.commit()
+    assert Lookup([db]).choose(problem, avx2, {1, 2})[2] == "arch"  # as schema 3 served it
+    db.close()
+    migrated = TuningDB(path)
+    for what, dev in served.items():
+        assert Lookup([migrated]).choose(problem, dev, {1, 2})[2] == want[what], what

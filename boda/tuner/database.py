@@ -14,7 +14,9 @@ table. Tables:
 Schema 2 added devices.compute_capability and took the free-memory-dependent global_mem out
 of the device key. Schema 3 files a device under its vendor profile's architecture
 (devices/profiles.py: "Adreno 640" where the driver names every Adreno "QUALCOMM
-Adreno(TM)", "sm_90", "gfx1030"), not under its name. Older files are migrated when opened,
+Adreno(TM)", "sm_90", "gfx1030"), not under its name. Schema 4 adds a CPU's vector register
+file to its arch and vendor keys (db_keys.lookup_keys: AVX2 and AVX-512 tiles are not
+interchangeable). Older files are migrated when opened,
 and an import re-keys its devices the same way. Every write is one short transaction, so a
 killed tuner loses at most the trial it was running, and concurrent tuners wait for each
 other (busy timeout) instead of failing.
@@ -38,7 +40,7 @@ import sqlite_utils
 from ..errors import BodaError
 from .db_keys import device_identity, device_key, lookup_keys, problem_row
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 FORMAT = "boda-tuning-db"
 LEVEL_COLUMNS = {"exact": "key", "arch": "arch", "vendor": "vendor_key"}  # winners_for
 
@@ -119,7 +121,7 @@ class TuningDB:
             for row in list(self.db["devices"].rows):  # schema 1 -> 2: keys change
                 if device_key(row) != row["key"]:
                     self._move_device(row["key"], device_key(row))
-            for row in list(self.db["devices"].rows):  # schema 2 -> 3: arch by profile
+            for row in list(self.db["devices"].rows):  # to 3 and 4: the lookup keys
                 self.db["devices"].update(row["key"], lookup_keys(row))
 
     def _move_device(self, old: str, new: str):

@@ -35,11 +35,15 @@ def device_identity(device) -> dict:
 
 def lookup_keys(row: dict) -> dict:
     """The arch and vendor keys of a device row: its vendor profile's architecture (the
-    Adreno model, gfx target or compute capability; a CPU's name), and vendor and kind."""
+    Adreno model, gfx target or compute capability; a CPU's name), and vendor and kind. A
+    CPU's two keys also hold its vector register file (registers x float width): tiles tuned
+    with AVX-512's 32 registers of 16 floats spill with AVX2's 16 of 8 (1.5-3x slower on a
+    Zen 3), and a VM names a Zen 3 and a Zen 4 alike ("AMD EPYC")."""
     fields = {k: ("" if row.get(k) is None else row[k]) for k in KEY_COLUMNS}
-    arch = profile_of(SimpleNamespace(**fields)).arch
-    return {"arch": _digest(fields["backend"], fields["vendor"], arch),
-            "vendor_key": _digest(fields["backend"], fields["vendor"], fields["kind"])}
+    profile = profile_of(SimpleNamespace(**fields))
+    cpu = [f"{profile.registers}x{profile.vector_width}"] if profile.family == "cpu" else []
+    return {"arch": _digest(fields["backend"], fields["vendor"], profile.arch, *cpu),
+            "vendor_key": _digest(fields["backend"], fields["vendor"], fields["kind"], *cpu)}
 
 
 def problem_row(problem) -> dict:
