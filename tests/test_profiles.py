@@ -4,6 +4,8 @@ PoCL: what they compute does not depend on the device that runs them."""
 from __future__ import annotations
 
 import functools
+import json
+import os
 
 import pytest
 from real_devices import FIXTURES, device, with_limits
@@ -96,25 +98,27 @@ def test_spaces_and_defaults_follow_the_profile(fixture):
         assert "conv_splitk" not in {f.name for f in kernels.families_for(conv, None, dev)}
 
 
-def test_the_cpu_profile_keeps_the_spaces_pocl_was_tuned_in():
-    """Every winner shipped for PoCL is still a point of its family's space (else the runtime
-    would ignore it) and is served at the exact level; none is of a template that has changed
-    since (its time no longer holds: such winners are pruned from the shipped file)."""
-    import json
-    import os
+SHIPPED = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tuning_db")
 
+
+@pytest.mark.parametrize("name", sorted(f for f in os.listdir(SHIPPED) if f.endswith(".json")))
+def test_the_cpu_profile_keeps_the_spaces_pocl_was_tuned_in(name):
+    """Every winner shipped for PoCL is still a point of its family's space on the device
+    that tuned it (else the runtime would ignore it) and is served there at the exact level;
+    none is of a template that has changed since (its time no longer holds: such winners
+    are pruned from the shipped file)."""
     from boda.devices import Device
     from boda.kernels.selection import Lookup
+    from boda.kernels.templating import template_hash
     from boda.tuner.database import shipped_databases
     from boda.tuner.db_keys import KEY_COLUMNS
-    root = os.path.join(os.path.dirname(os.path.dirname(__file__)), "tuning_db")
-    [row] = json.load(open(os.path.join(root, "pocl-cpu.json")))["devices"]
+    with open(os.path.join(SHIPPED, name)) as f:
+        data = json.load(f)
+    [row] = data["devices"]
     # the device that tuned them (not this machine's, whose CPU may differ)
     cpu = Device(index=0, global_mem=row["global_mem"],
                  **{k: row[k] for k in KEY_COLUMNS if k != "compute_capability"})
-    from boda.kernels.templating import template_hash
-    winners = {w["problem"]: w for w in
-               json.load(open(os.path.join(root, "pocl-cpu.json")))["winners"]}
+    winners = {w["problem"]: w for w in data["winners"]}
     lookup = Lookup(shipped_databases())
     served = 0
     for t in squeezenet_tasks():
@@ -124,7 +128,7 @@ def test_the_cpu_profile_keeps_the_spaces_pocl_was_tuned_in():
         family = kernels.BY_NAME[w["family"]]
         assert family.contains(t.problem, cpu, json.loads(w["params"])), w
         assert w["template_hash"] == template_hash(family.template), (
-            f"{w['family']} changed since tuning_db/pocl-cpu.json was made: prune it "
+            f"{w['family']} changed since tuning_db/{name} was made: prune it "
             "(tuning_db/README.md)")
         assert lookup.choose(t.problem, cpu, t.consts)[2] == "exact"
         served += 1
