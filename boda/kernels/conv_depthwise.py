@@ -74,7 +74,7 @@ class ConvDepthwise(Family):
     def applies(self, problem) -> bool:
         return is_depthwise(problem)
 
-    def efficiency_for(self, problem) -> float:
+    def efficiency_for(self, problem, params: dict, device) -> float:
         # 5x5 filters: 10-60% slower than conv_direct_tiled's defaults on EfficientNet-B0's
         # layers (PoCL), so the estimate leaves those to it untuned
         return self.efficiency if problem.kernel[0] * problem.kernel[1] <= 9 else 0.04

@@ -2,7 +2,7 @@
 row segments reused across filter columns, filters optionally staged in local memory."""
 from __future__ import annotations
 
-from .family import LAUNCH_SECONDS, Family
+from .family import Family
 from .conv_common import (Geometry, default_vector_width, fit_tile, is_conv2d,
                           items_run_alone, local_sizes, reblock_filters, vector_widths)
 from .templating import KernelSource, cdiv, round_up, tile_waste
@@ -31,12 +31,10 @@ class ConvDirectTiled(Family):
     def applies(self, problem) -> bool:
         return is_conv2d(problem, residual=True)
 
-    def estimate(self, problem, params: dict, device) -> float:
-        cost = super().estimate(problem, params, device)
+    def efficiency_for(self, problem, params: dict, device) -> float:
         if whole_rows(problem, device) and params["tw"] == Geometry.of(problem).ow:
-            return (cost - LAUNCH_SECONDS) * self.efficiency / WHOLE_ROW_EFFICIENCY \
-                + LAUNCH_SECONDS
-        return cost
+            return WHOLE_ROW_EFFICIENCY
+        return self.efficiency
 
     def space(self, problem, device) -> dict:
         return {"tm": [4, 8, 16, 32], "vw": vector_widths(device), "tw": [1, 2, 4, 6, 7, 8],

@@ -22,7 +22,7 @@ class ConvGemm(Family):
     efficiency = 0.3
     transformed = (1,)
 
-    def efficiency_for(self, problem) -> float:
+    def efficiency_for(self, problem, params: dict, device) -> float:
         # measured on PoCL: with few input channels the per-(kh, kw) pixel setup dominates;
         # depthwise (one channel a group) ran at 0.7% of peak on MobileNet's layers
         cg = problem.c // problem.group

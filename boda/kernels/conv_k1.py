@@ -74,7 +74,7 @@ class ConvK1(ConvGemm):
         params = {"tm": tm, "vw": vw, "tp": tp, "ku": 1, "mfirst": mfirst}
         return self.with_default_local(problem, device, params)
 
-    def efficiency_for(self, problem) -> float:
+    def efficiency_for(self, problem, params: dict, device) -> float:
         # its vectors run along the pixels: with fewer pixels than a vector they run empty
         # (a Linear layer as a 1x1 conv of one pixel: 2.3x slower than conv_gemm on PoCL)
         return self.efficiency if Geometry.of(problem).pixels >= 8 else 0.05

@@ -122,11 +122,12 @@ class Family:
         per_unit = 1 if device.kind == "cpu" else 256
         units = per_unit * max(device.compute_units, 1)
         fill = min(1.0, self.work_items(problem, params) / units)
-        rate = self.efficiency_for(problem) * fill * peak_flops(device)
+        rate = self.efficiency_for(problem, params, device) * fill * peak_flops(device)
         return self.useful_flops(problem, params) / rate + LAUNCH_SECONDS
 
-    def efficiency_for(self, problem) -> float:
-        """The share of peak this family's defaults sustain on `problem` (rough)."""
+    def efficiency_for(self, problem, params: dict, device) -> float:
+        """The share of peak this family sustains on `problem` at `params` on `device`
+        (rough)."""
         return self.efficiency
 
 
