@@ -235,8 +235,8 @@ def test_export_import_reproduces_winners_without_duplicates(model_file, tmp_pat
         assert (a[0].name, a[1], a[2]) == (b[0].name, b[1], b[2]) and a[2] == "exact"
 
 
-def _winner_db(device, problem, family, params, seconds=1e-3):
-    db = TuningDB(None)
+def _winner_db(device, problem, family, params, seconds=1e-3, path=None):
+    db = TuningDB(path)
     key = db.add_device(device)
     db.set_winner({"device": key, "problem": problem.signature, "dtype": "float32",
                    "family": family.name, "template_hash": template_hash(family.template),
@@ -445,12 +445,7 @@ def test_cpu_winners_stay_within_their_vector_register_file(tmp_path):
     for what, dev in served.items():
         assert Lookup([db]).choose(problem, dev, {1, 2})[2] == want[what], what
     path = tmp_path / "v3.sqlite"
-    db = TuningDB(path)
-    key = db.add_device(avx512)
-    db.set_winner({"device": key, "problem": problem.signature, "dtype": "float32",
-                   "family": family.name, "template_hash": template_hash(family.template),
-                   "params": params_key(params), "seconds": 1e-3, "gflops": 1.0,
-                   "default_seconds": 2e-3})
+    db = _winner_db(avx512, problem, family, params, path=path)
     old = device_identity(avx2)  # as schema 3 keyed both: one arch, one vendor
     db.conn.execute("update devices set arch = ?, vendor_key = ?", [old["arch"],
                                                                     old["vendor_key"]])
