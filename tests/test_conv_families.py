@@ -114,12 +114,13 @@ def test_default_choice_of_a_3x3_depthwise_layer_is_the_depthwise_family(device)
 
 
 def test_whole_row_tile_with_a_residual_matches_reference(device):
-    """conv_direct_tiled's default on a deep 7x7 layer (a whole row per work-item on CPU
-    threads) with the block's residual Add fused, against the numpy reference."""
+    """conv_direct_tiled's whole-row tile on a deep 7x7 layer (the default on CPU threads
+    with 16 vector registers) with the block's residual Add fused, against the numpy
+    reference."""
     family = kernels.BY_NAME["conv_direct_tiled"]
     problem = Conv(1, 128, 24, (7, 7), (3, 3), (1, 1), (1, 1), (1, 1), (1, 1), 1, True,
                    ("relu",), True)
-    params = family.default(problem, device)
+    params = dict(family.default(problem, device), tw=7)
     assert family.contains(problem, device, params)
     [trial] = ProblemBench(problem, device, seed=3).check([(family, params)])
     assert trial.status == "ok", (params, trial.cause)

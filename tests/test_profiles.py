@@ -198,10 +198,14 @@ def test_cpu_defaults_leave_registers_for_the_operands(fixture):
                          ids=lambda f: f["version"].rsplit("-", 1)[-1])
 def test_deep_layers_on_7_wide_maps_run_whole_rows_on_cpu_threads(fixture):
     """ResNet-18's last stage (3x3, 512 channels, 7x7; with and without the fused residual
-    Add): on CPU threads the untuned kernel is conv_direct_tiled, one whole row x one vector
-    of channels (Zen 3: 2.5-2.8 ms a layer against conv_gemm's 3.8-4.8). Its 14x14 stage
-    and the strided layer into the 7x7 stage keep conv_gemm, measured faster there."""
+    Add): on CPU threads with AVX2's 16 registers the untuned kernel is conv_direct_tiled,
+    one whole row x one vector of channels (Zen 3: 2.5-2.8 ms a layer against conv_gemm's
+    3.8-4.8); with AVX-512's 32 it is conv_gemm (Zen 5: 0.81-0.90 ms against the whole
+    row's 1.18). Its 14x14 stage and the strided layer into the 7x7 stage keep conv_gemm,
+    measured faster there."""
     dev = device(fixture)
+    if dev.profile.registers != 16:
+        assert dev.profile.registers == 32, fixture["version"]
     by_size = {}
     for task in model_tasks(plan_model(zoo.build("resnet18", batch=1), None)):
         p = task.problem
@@ -209,8 +213,11 @@ def test_deep_layers_on_7_wide_maps_run_whole_rows_on_cpu_threads(fixture):
             family, params = kernels.default_choice(p, dev, task.consts)
             by_size.setdefault((p.in_size, p.stride, p.residual), set()).add(
                 (family.name, params.get("tw"), params.get("tm") == params.get("vw")))
-    assert by_size[(7, 7), (1, 1), False] == {("conv_direct_tiled", 7, True)}
-    assert by_size[(7, 7), (1, 1), True] == {("conv_direct_tiled", 7, True)}
+    last_stage = by_size[(7, 7), (1, 1), False] | by_size[(7, 7), (1, 1), True]
+    if dev.profile.registers == 16:
+        assert last_stage == {("conv_direct_tiled", 7, True)}
+    else:
+        assert {f for f, _, _ in last_stage} == {"conv_gemm"}
     assert {f for f, _, _ in by_size[(14, 14), (1, 1), True]} == {"conv_gemm"}
     assert {f for f, _, _ in by_size[(14, 14), (2, 2), False]} == {"conv_gemm"}
 

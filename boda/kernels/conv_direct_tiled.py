@@ -12,13 +12,16 @@ WHOLE_ROW_EFFICIENCY = 0.4  # above conv_gemm's 0.3 where whole_rows holds
 
 
 def whole_rows(problem, device) -> bool:
-    """Deep 3x3 stride-1 layers on maps 6 or 7 wide, on CPU threads: a tile of one whole row
-    x one vector of channels beats conv_gemm, whose 4-pixel tiles straddle rows there. On
-    PoCL (Zen 3, AVX2), 512 -> 512 channels: 7x7 2.5-2.8 ms against 3.8-4.8, 6x6 1.96
-    against 2.46; 256 -> 256 at 7x7 0.66 against 1.05. Not at 8x8 (3.6 against 3.0) or 4x4,
-    whose rows the 4-pixel tiles divide, nor on 13x13 or 14x14 maps, nor at stride 2."""
+    """Deep 3x3 stride-1 layers on maps 6 or 7 wide, on CPU threads with 16 vector
+    registers: a tile of one whole row x one vector of channels beats conv_gemm, whose
+    4-pixel tiles straddle rows there. On PoCL (Zen 3, AVX2), 512 -> 512 channels: 7x7
+    2.5-2.8 ms against 3.8-4.8, 6x6 1.96 against 2.46; 256 -> 256 at 7x7 0.66 against 1.05.
+    Not at 8x8 (3.6 against 3.0) or 4x4, whose rows the 4-pixel tiles divide, nor on 13x13
+    or 14x14 maps, nor at stride 2. Not with AVX-512's 32 registers, where conv_gemm's tile
+    is twice as deep (Zen 5, 512 -> 512 at 7x7: 1.18 ms against conv_gemm's 0.81-0.90)."""
     geo = Geometry.of(problem)
-    return (items_run_alone(device) and problem.kernel == (3, 3) and problem.stride == (1, 1)
+    return (items_run_alone(device) and 0 < device.profile.registers <= 16
+            and problem.kernel == (3, 3) and problem.stride == (1, 1)
             and problem.dilation == (1, 1) and geo.ow in (6, 7) and geo.cg >= 128)
 
 
