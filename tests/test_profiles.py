@@ -204,8 +204,7 @@ def test_deep_layers_on_7_wide_maps_run_whole_rows_on_cpu_threads(fixture):
     row's 1.18). Its 14x14 stage and the strided layer into the 7x7 stage keep conv_gemm,
     measured faster there."""
     dev = device(fixture)
-    if dev.profile.registers != 16:
-        assert dev.profile.registers == 32, fixture["version"]
+    assert dev.profile.registers in (16, 32), fixture["version"]
     by_size = {}
     for task in model_tasks(plan_model(zoo.build("resnet18", batch=1), None)):
         p = task.problem
