@@ -436,14 +436,15 @@ def test_cpu_winners_stay_within_their_vector_register_file(tmp_path):
     family = kernels.BY_NAME["conv_gemm"]
     params = dict(family.default(problem, avx2), tp=2)
     assert family.contains(problem, avx512, params) and family.contains(problem, avx2, params)
-    served = {"AVX2 Zen 3": avx2,
-              "AVX-512, another driver build": dataclasses.replace(avx512, driver_version="x"),
-              "AVX-512, another name": dataclasses.replace(avx512, name="pthread-AMD Ryzen")}
-    want = {"AVX2 Zen 3": "default", "AVX-512, another driver build": "arch",
-            "AVX-512, another name": "vendor"}
+    served = {  # device -> the level it gets the winner at
+        "AVX2 Zen 3": (avx2, "default"),
+        "AVX-512, another driver build": (dataclasses.replace(avx512, driver_version="x"),
+                                          "arch"),
+        "AVX-512, another name": (dataclasses.replace(avx512, name="pthread-AMD Ryzen"),
+                                  "vendor")}
     db = _winner_db(avx512, problem, family, params)
-    for what, dev in served.items():
-        assert Lookup([db]).choose(problem, dev, {1, 2})[2] == want[what], what
+    for what, (dev, level) in served.items():
+        assert Lookup([db]).choose(problem, dev, {1, 2})[2] == level, what
     path = tmp_path / "v3.sqlite"
     db = _winner_db(avx512, problem, family, params, path=path)
     old = device_identity(avx2)  # as schema 3 keyed both: one arch, one vendor
@@ -454,5 +455,5 @@ def test_cpu_winners_stay_within_their_vector_register_file(tmp_path):
     assert Lookup([db]).choose(problem, avx2, {1, 2})[2] == "arch"  # as schema 3 served it
     db.close()
     migrated = TuningDB(path)
-    for what, dev in served.items():
-        assert Lookup([migrated]).choose(problem, dev, {1, 2})[2] == want[what], what
+    for what, (dev, level) in served.items():
+        assert Lookup([migrated]).choose(problem, dev, {1, 2})[2] == level, what
