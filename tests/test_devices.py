@@ -1,13 +1,19 @@
-"""Device selection across backends, nominal peaks, and the CUDA pieces that need no GPU
-(NVRTC's disk cache, a clear error where no CUDA device exists). Fake device lists stand in
-for an NVIDIA machine: the CUDA driver path itself runs only on one (benchmarks/nvidia/)."""
+"""Device selection across backends, nominal peaks, the CUDA pieces that need no GPU
+(NVRTC's disk cache, a clear error where no CUDA device exists), and PoCL's worker threads
+on CPUs of their own. Fake device lists stand in for an NVIDIA machine: the CUDA driver path
+itself runs only on one (benchmarks/nvidia/)."""
 from __future__ import annotations
 
 import dataclasses
+import os
+import re
+import subprocess
+import sys
 
 import pytest
 
 from boda.devices import Device, list_devices, peak_flops, select_device
+from boda.devices.pocl_threads import should_pin
 from boda.errors import DeviceError
 from boda.runtime.backends import nvrtc
 from conftest import assert_one_line_error, boda
@@ -136,3 +142,44 @@ def test_with_several_opencl_stacks_the_default_is_what_a_user_wants():
         select_device(None, devs[:1])
     gpu = fake(3, "opencl", 3, "gfx1030", vendor="Advanced Micro Devices, Inc.")
     assert select_device(None, devs + [gpu]).index == 3  # a real GPU first
+
+
+def test_pocl_workers_are_pinned_only_where_every_cpu_they_take_is_allowed():
+    assert should_pin({}, {0, 1, 2, 3}, 4)
+    assert not should_pin({}, {0, 1}, 4)           # a cpuset smaller than the machine
+    assert not should_pin({}, {1, 2, 3, 4}, 4)     # CPU 0 not allowed: PoCL would abort
+    assert not should_pin({"POCL_AFFINITY": "0"}, {0, 1}, 2)   # the user's choice is kept
+    assert not should_pin({"POCL_MAX_PTHREAD_COUNT": "8"}, {0, 1}, 2)
+    assert not should_pin({}, {0}, None)
+
+
+THREAD_CPUS = """
+import os
+from boda.devices import select_device
+device = select_device("cpu")
+cpus = [line.split(":")[1].strip() for t in os.listdir("/proc/self/task")
+        for line in open(f"/proc/self/task/{t}/status") if line.startswith("Cpus_allowed_list")]
+print(os.environ.get("POCL_AFFINITY", "unset"), device.platform, "|", " ".join(cpus))
+"""
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2 or
+                    os.sched_getaffinity(0) != set(range(os.cpu_count() or 0)),
+                    reason="needs two CPUs, all of the machine's allowed")
+def test_pocl_worker_threads_each_run_on_a_cpu_of_their_own():
+    def threads(env=None, cpus=None):
+        env = {k: v for k, v in os.environ.items() if k != "POCL_AFFINITY"} | (env or {})
+        out = subprocess.run(
+            [sys.executable, "-c", THREAD_CPUS], env=env, capture_output=True, text=True,
+            check=True, preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None)
+        setting, platform, cpu_lists = re.fullmatch(r"(\S+) (.*) \| (.*)\n",
+                                                    out.stdout).groups()
+        if "Portable Computing Language" not in platform:
+            pytest.skip(f"the default CPU device is not PoCL's ({platform})")
+        return setting, sorted((c for c in cpu_lists.split() if c.isdigit()), key=int)
+    n = os.cpu_count()
+    # each worker on its own CPU, and the variable gone again (children may have fewer CPUs)
+    assert threads() == ("unset", [str(k) for k in range(n)])
+    assert threads({"POCL_AFFINITY": "0"}) == ("0", [])  # the user's choice is kept
+    # where the process may not run on every CPU, PoCL is left alone (it would abort)
+    assert threads(cpus={1})[0] == "unset"

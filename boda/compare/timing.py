@@ -26,9 +26,10 @@ def interleaved_medians(fns, repeat: int, block: int = 10, pause: float = 0.0,
     and for the engine's own way back from idle; `pause` seconds before each turn let the
     other's threads stop (issue 16 measured onnxruntime's spinning workers slowing boda's
     next turn: SqueezeNet 1.1 read 2.06x without a 0.1 s pause, 1.62x with it). After an
-    idle spell PoCL's kernels run about 1.5x slower for the next 10-15 runs (measured:
-    MobileNet's kernel sum 2.25 -> 3.6 ms after 1.5 s idle), so one warm-up run measures
-    that recovery, not the steady state a stream of inferences sees."""
+    idle spell PoCL's kernels ran about 1.5x slower for the next 10-15 runs while its worker
+    threads were not pinned (measured: MobileNet's kernel sum 2.25 -> 3.6 ms after 1.5 s
+    idle; devices/pocl_threads.py pins them now), so one warm-up run measured that recovery,
+    not the steady state a stream of inferences sees."""
     times = [[] for _ in fns]
     while len(times[0]) < repeat:
         for k, fn in enumerate(fns):

@@ -9,6 +9,7 @@ import os
 import warnings
 from dataclasses import dataclass, field
 
+from .pocl_threads import pinned_workers
 from .profiles import device_family, profile_of
 
 SIMULATORS = ("oclgrind",)
@@ -73,7 +74,7 @@ class Device:
 
 def _opencl_devices() -> list[Device]:
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), pinned_workers():  # PoCL starts its threads here
             warnings.simplefilter("ignore")
             import pyopencl as cl
             platforms = cl.get_platforms()
