@@ -10,8 +10,9 @@ beside them. Each turn measures, in this order:
 - after a 0.1 s pause, the first runs one by one (the way back from idle);
 - a stream of runs with 33 ms between them (a 30 frames-a-second camera), after its first;
 - back-to-back runs (the steady state `boda bench` reports).
-Medians over the rounds. PoCL's worker threads are found as the two threads of the process,
-other than the main thread, that used the most CPU time over 100 warm-up runs.
+Medians over the rounds. PoCL's worker threads are found as the threads of the process,
+other than the main thread, that used the most CPU time over 100 warm-up runs (as many as the
+device has compute units).
 """
 from __future__ import annotations
 
