@@ -1,6 +1,6 @@
-"""The tiled Gemm/MatMul and 2-D pooling families (pool_rows, pool_strided) on random
-problems and at several points of their spaces, against the numpy reference (output poisoned
-first)."""
+"""The tiled Gemm/MatMul and the pooling families (pool_rows, pool_strided, pool_global) on
+random problems and at several points of their spaces, against the numpy reference (output
+poisoned first)."""
 from __future__ import annotations
 
 import itertools
@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from boda import kernels
 from boda.ir.problems import MatMul, Pool, conv_out_size
-from boda.tuner.measure import ProblemBench
+from boda.ir.numpy_reference import reference
+from boda.tuner.measure import ProblemBench, run_problem
 
 SETTINGS = settings(max_examples=8, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -132,3 +133,64 @@ def test_runtime_prefers_tiled(name, device):
                else Pool("max", 1, 64, (111, 111), (3, 3), (stride, stride), (0, 0), (0, 0),
                          (1, 1), ((111 - 3) // stride + 1,) * 2))
     assert kernels.default_choice(problem, device)[0].name == name
+
+
+@st.composite
+def global_pools(draw):
+    """Pools whose window is the whole input, one to three spatial dims: window counts with
+    and without a remainder after the vector accumulators."""
+    nsp = draw(st.integers(1, 3))
+    size = tuple(draw(st.integers(1, 13 if nsp < 3 else 5)) for _ in range(nsp))
+    ones, zeros = (1,) * nsp, (0,) * nsp
+    return Pool(draw(st.sampled_from(["max", "avg"])), draw(st.integers(1, 2)),
+                draw(st.integers(1, 5)), size, size, ones, zeros, zeros, ones, ones, False,
+                draw(st.sampled_from([(), ("relu",)])))
+
+
+@given(problem=global_pools(), seed=st.integers(0, 2**16))
+@SETTINGS
+def test_pool_global(problem, seed, device):
+    check_family(kernels.BY_NAME["pool_global"], problem, device, seed)
+
+
+@pytest.mark.parametrize("mode", ["avg", "max"])
+def test_pool_global_every_point(mode, device):
+    """SqueezeNet's 13x13 and MobileNet's 7x7 global pools at every point of the space
+    (vector widths whose two accumulators leave a remainder of a vector and of a few
+    values, or leave no whole pair)."""
+    family = kernels.BY_NAME["pool_global"]
+    for size in ((13, 13), (7, 7), (3, 5)):
+        problem = Pool(mode, 2, 3, size, size, (1, 1), (0, 0), (0, 0), (1, 1), (1, 1))
+        points = list(family.points(problem, device))
+        assert {p["vw"] for p in points} == {v for v in (1, 4, 8, 16) if v <= size[0] * size[1]}
+        trials = ProblemBench(problem, device).check([(family, p) for p in points])
+        assert all(t.status == "ok" for t in trials), [(t.params, t.cause) for t in trials]
+
+
+def test_runtime_prefers_pool_global(device):
+    """Untuned, a global pool goes to pool_global; a pool with a smaller window does not."""
+    gap = Pool("avg", 1, 1000, (13, 13), (13, 13), (1, 1), (0, 0), (0, 0), (1, 1), (1, 1))
+    assert kernels.default_choice(gap, device)[0].name == "pool_global"
+    local = Pool("avg", 1, 8, (13, 13), (3, 3), (1, 1), (0, 0), (0, 0), (1, 1), (11, 11))
+    assert not kernels.BY_NAME["pool_global"].applies(local)
+
+
+@pytest.mark.parametrize("name", ["pool", "pool_rows", "pool_strided", "pool_global"])
+def test_max_pools_pass_over_nan(name, device):
+    """A NaN in a max pool's window is passed over, fmax's rule: the compare and select the
+    families use instead keeps it only with the running maximum as its second operand."""
+    family = kernels.BY_NAME[name]
+    size = (9, 40)
+    if name == "pool_global":
+        problem = Pool("max", 1, 3, size, size, (1, 1), (0, 0), (0, 0), (1, 1), (1, 1))
+    else:
+        problem = Pool("max", 1, 3, size, (3, 3), (2, 2), (0, 0), (0, 0), (1, 1), (4, 19))
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((1, 3) + size).astype(np.float32)
+    nan = rng.random(x.shape) < 0.08
+    x[nan] = np.nan
+    for params in family.sample(problem, device, 2):
+        out = run_problem(problem, [x], device, family, params)
+        want = reference(problem, np.where(nan, -np.inf, x))
+        assert np.isfinite(out).all(), (name, params)
+        np.testing.assert_array_equal(out, want)
