@@ -194,3 +194,39 @@ def test_max_pools_pass_over_nan(name, device):
         want = reference(problem, np.where(nan, -np.inf, x))
         assert np.isfinite(out).all(), (name, params)
         np.testing.assert_array_equal(out, want)
+
+
+@pytest.mark.parametrize("mode", ["avg", "max"])
+def test_pool_global_reads_views_inside_larger_tensors(mode, device):
+    """Windows inside a larger tensor: a channel slice of it (each window contiguous, at an
+    offset: the vector path) and a crop of its rows and columns (strided: one value at a
+    time), written into a channel slice of a larger output, at every point."""
+    from boda.ir.views import View
+    from boda.runtime.backends import backend_for
+    family = kernels.BY_NAME["pool_global"]
+    be = backend_for(device)
+    rng = np.random.default_rng(1)
+    big = rng.standard_normal((2, 7, 9, 11)).astype(np.float32)
+    whole = View.contiguous(big.shape)
+    crops = {"channel slice": (whole.slice(1, 2, (2, 3, 9, 11)), big[:, 2:5]),
+             "crop": (whole.window((0, 1, 2, 3), (1, 1, 1, 1), (2, 3, 5, 6)),
+                      big[:, 1:4, 2:7, 3:9])}
+    for what, (view, x) in crops.items():
+        size = x.shape[2:]
+        problem = Pool(mode, 2, 3, size, size, (1, 1), (0, 0), (0, 0), (1, 1), (1, 1))
+        out_view = View.contiguous((2, 8, 1, 1)).slice(1, 4, (2, 3, 1, 1))
+        inp = be.alloc(big.size)
+        be.upload(inp, big)
+        for params in family.points(problem, device):
+            ks = family.render(problem, params, [out_view, view], be.lang)
+            program = be.compile(kernels.program_source([ks], be.lang))
+            out = be.alloc(2 * 8)
+            be.fill(out, np.nan, 2 * 8)
+            be.launch(be.kernel(program, ks.name, [out, inp]), ks.global_size, ks.local_size)
+            got = np.empty((2, 8, 1, 1), np.float32)
+            be.download(out, got)
+            be.finish()
+            want = reference(problem, np.ascontiguousarray(x))
+            np.testing.assert_allclose(got[:, 4:7], want, rtol=1e-5, atol=1e-6,
+                                       err_msg=f"{what} {params}")
+            assert np.isnan(got[:, :4]).all() and np.isnan(got[:, 7:]).all(), (what, params)
