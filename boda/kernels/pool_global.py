@@ -33,7 +33,11 @@ class PoolGlobal(Family):
         return {"vw": [1, 4, 8, 16], "local": device.profile.group_sizes(device, (1, 4, 16, 64))}
 
     def valid(self, problem, device, params) -> bool:
-        return params["vw"] <= window(problem) and self.group_fits(problem, device, params)
+        # a group no larger than the work, or the smallest size searched (a GPU's may be
+        # wider than a small layer's channels)
+        smallest = self.space(problem, device)["local"][0]
+        return (params["vw"] <= window(problem)
+                and params["local"] <= max(self.work_items(problem, params), smallest))
 
     def default(self, problem, device) -> dict:
         vw = max(v for v in (1, 4, 8, 16) if 2 * v <= window(problem) or v == 1)
