@@ -11,6 +11,8 @@ from ..ir.views import numel
 from .family import Family
 from .templating import KernelSource
 
+VECTOR_WIDTHS = (1, 4, 8, 16)
+
 
 def window(problem) -> int:
     """Values each output reduces."""
@@ -30,7 +32,8 @@ class PoolGlobal(Family):
                 and problem.dilation == (1,) * nsp)
 
     def space(self, problem, device) -> dict:
-        return {"vw": [1, 4, 8, 16], "local": device.profile.group_sizes(device, (1, 4, 16, 64))}
+        return {"vw": list(VECTOR_WIDTHS),
+                "local": device.profile.group_sizes(device, (1, 4, 16, 64))}
 
     def valid(self, problem, device, params) -> bool:
         # a group no larger than the work, or the smallest size searched (a GPU's may be
@@ -40,7 +43,7 @@ class PoolGlobal(Family):
                 and params["local"] <= max(self.work_items(problem, params), smallest))
 
     def default(self, problem, device) -> dict:
-        vw = max(v for v in (1, 4, 8, 16) if 2 * v <= window(problem) or v == 1)
+        vw = max(v for v in VECTOR_WIDTHS if 2 * v <= window(problem) or v == 1)
         return self.with_default_local(problem, device, {"vw": vw}, sizes=(1, 4, 16))
 
     def work_items(self, problem, params) -> int:
