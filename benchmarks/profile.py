@@ -66,8 +66,9 @@ def profile_boda(model, feeds, repeat):
     launches = engine.launches()
     runs = engine.backend.time_sequence(launches, repeat)
     per_layer = defaultdict(float)
-    for k, layer in enumerate(engine.layers):
-        per_layer[layer.step.name] += _median([r[k] for r in runs])
+    for k, unit in enumerate(engine.units):  # layers side by side: one launch, one row
+        name = "+".join(engine.layers[li].step.name for li in unit.layers)
+        per_layer[name] += _median([r[k] for r in runs])
     phases = defaultdict(list)
     wall = []
     for _ in range(repeat):

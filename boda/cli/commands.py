@@ -155,7 +155,7 @@ def cmd_run(args):
     print(f"time: {np.median(times) * 1e3:.2f} ms (median of {len(times)}; the first run "
           f"took {first * 1e3:.0f} ms)")
     if args.explain:
-        _print_explain(sess.engine.layers)
+        _print_explain(sess.engine)
     for name, out in zip(names, outputs):
         print(f"output {name}: shape {out.shape}, min {out.min():.4g}, max {out.max():.4g}")
         _print_top5(out)
@@ -179,13 +179,24 @@ def _read_input(path, shape, load_image):
     return load_image(path, shape)
 
 
-def _print_explain(layers):
+def _print_explain(engine):
     from collections import Counter
 
     from ..kernels.selection import LEVELS, MEANING
-    rows = [(x.step.name, x.step.problem.kind, x.family, params_text(x.params), x.level)
-            for x in layers]
-    print(table(rows, ["layer", "kind", "family", "params", "chosen by"]))
+    layers = engine.layers
+    launch = {}
+    for unit in engine.units:
+        for k in unit.layers:
+            others = [layers[j].step.name for j in unit.layers if j != k]
+            launch[k] = (f"beside {'+'.join(others)} ({unit.level})" if others else "alone")
+    rows = [(x.step.name, x.step.problem.kind, x.family, params_text(x.params), x.level,
+             launch[k]) for k, x in enumerate(layers)]
+    print(table(rows, ["layer", "kind", "family", "params", "chosen by", "launch"]))
+    together = sum(len(u.layers) > 1 for u in engine.units)
+    if together:
+        print(f"{len(engine.units)} launches for {len(layers)} layers: {together} groups of "
+              "independent layers side by side in one launch each (beside: chosen by the "
+              "level named, as a kernel is)")
     levels = Counter(x.level for x in layers)
     named = [*LEVELS, "default"] + (["fallback"] if "fallback" in levels else [])
     print("chosen by: " + ", ".join(f"{n} {lv}" for lv, n in levels.items()) + " ("
@@ -217,7 +228,8 @@ def cmd_tune(args):
     device = select_device_arg(args)
     require_dtype(device, args.dtype)
     db = TuningDB(args.db or default_path())
-    tasks = model_tasks(plan_model(model, args.batch))
+    plan = plan_model(model, args.batch)
+    tasks = model_tasks(plan)
     half = " (float16 storage)" if args.dtype == "float16" else ""
     print(f"tuning {len(tasks)} distinct problems of {args.model} on {device.name} "
           f"({device.family}){half} for up to {args.budget:.0f} s; database {db.path}",
@@ -245,7 +257,28 @@ def cmd_tune(args):
         tuner.close()
     bar.close()
     _print_tune_report(outcomes, time.perf_counter() - t0)
+    _race_side_by_side(plan, device, db, tuner.device_key, args.dtype)
     return 0
+
+
+def _race_side_by_side(plan, device, db, device_key, dtype):
+    """After the layers: race each group of independent layers apart against side by side
+    (tuner/side_by_side.py) and print the outcome."""
+    from ..kernels.side_by_side import APART
+    from ..tuner import side_by_side
+    from ..tuner.database import shipped_databases
+    rows = side_by_side.race(plan, device, db, device_key, [db, *shipped_databases()], dtype,
+                             progress=lambda text: print(f"boda tune: {text}", flush=True))
+    if not rows:
+        return
+    lines = []
+    for row in rows:
+        apart, win = row["seconds"][APART], row["winner"]
+        lines.append((", ".join("+".join(g) for g in row["groups"]), ms(apart),
+                      ms(row["seconds"][win]), "apart" if win == APART else f"local={win}"))
+    print(table(lines, ["layers", "apart ms", "chosen ms", "chosen"]))
+    print("side by side: independent layers that read one tensor, as one launch; apart: "
+          "one launch each (device-event times inside whole runs, medians of 5 rounds)")
 
 
 def _print_tune_report(outcomes, seconds):

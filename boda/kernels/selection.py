@@ -6,13 +6,15 @@ A winner counts only if its family applies here, its template is unchanged since
 measured (the template hash), and its parameters are a valid point of the family's space on
 this device. Failing all of that, the family default with the lowest cost estimate runs
 (`default_choice`). The databases are anything with `winners_for` (tuner.database.TuningDB);
-`Lookup([])` uses the defaults only.
+`Lookup([])` uses the defaults only. Groups of independent layers (a fire module's two
+expands) are asked about too: apart, or side by side in one launch (kernels.side_by_side).
 """
 from __future__ import annotations
 
 import json
 from typing import NamedTuple
 
+from . import side_by_side
 from .family import Family
 from .registry import families_for
 from .templating import template_hash
@@ -67,3 +69,18 @@ class Lookup:
                         return Choice(family, params, level, str(db.path or "memory"))
         family, params = default_choice(problem, device, const_operands)
         return Choice(family, params, "default", "heuristic")
+
+    def side_by_side(self, members, device, dtype: str = "float32") -> tuple[int, str]:
+        """Whether a group of independent layers (members: (problem, Family, params)) runs
+        as one kernel: (the shared work-group size, or side_by_side.APART; the level that
+        chose it). A recorded choice counts only for exactly these members' kernels."""
+        key = side_by_side.SideBySide.of(members, dtype)
+        sizes = side_by_side.options(members, device)
+        for level in LEVELS:
+            for db in self.databases:
+                for row in db.winners_for(level, device, key.signature, dtype):
+                    local = json.loads(row["params"]).get("local")
+                    if row["template_hash"] == side_by_side.VERSION and \
+                            (local == side_by_side.APART or local in sizes):
+                        return local, level
+        return side_by_side.default(members, device), "default"

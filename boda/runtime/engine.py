@@ -4,9 +4,11 @@ Built once: every layer's kernel is chosen (kernels.selection) and rendered; Ope
 come from the binary cache or are built, the missing ones together, in a child process
 (backends/opencl_build.py), where a compiler crash costs a fallback to another family rather
 than the process; CUDA kernels are compiled as one program (NVRTC, cached);
-temporary storages are packed into shared device buffers (plan.memory); constants are
-uploaded once; every kernel's arguments are bound once, and the launches are recorded once
-(`backend.record`: a CUDA graph on CUDA). A run uploads the inputs, replays the launches back
+temporary storages are packed into shared device buffers (plan.memory); independent
+layers that read one tensor (a fire module's expands) run side by side in one launch where
+the lookup says so (kernels.side_by_side); constants are uploaded once; every launch's
+arguments are bound once, and the launches are recorded once (`backend.record`: a CUDA
+graph on CUDA). A run uploads the inputs, replays the launches back
 to back on one queue with no waits between them, and reads back only the outputs.
 """
 from __future__ import annotations
@@ -21,6 +23,7 @@ import numpy as np
 from .. import kernels
 from ..errors import BodaError
 from ..ir.views import View, numel
+from ..kernels import side_by_side
 from ..kernels.selection import Lookup, default_choice
 from ..plan.memory import temp_slots
 from ..plan.placement import Plan
@@ -33,6 +36,16 @@ def const_value(storage, view: View) -> np.ndarray:
     flat = storage.value.reshape(-1)
     return np.lib.stride_tricks.as_strided(
         flat[view.offset:], view.shape, tuple(4 * s for s in view.strides)).copy()
+
+
+@dataclass
+class Unit:
+    """One launch: a layer's kernel, or the kernel of layers side by side."""
+    layers: list          # indices into Engine.layers, in order
+    kernel: object        # kernels.KernelSource
+    level: str = ""       # for layers side by side: what chose that (kernels.selection)
+    program: object = None
+    handle: object = None
 
 
 @dataclass
@@ -65,25 +78,25 @@ class Engine:
         self.backend = backend or backend_for(device)
         self.layers = []
         self.transformed = {}  # (layer index, operand index) -> re-laid-out constant
+        self.chosen = []  # (Family, params) per layer, as chosen (before any group's size)
         for step in plan.steps:
             family, params, level, _ = lookup.choose(step.problem, device,
                                                      plan.const_operands(step), dtype)
+            self.chosen.append((family, params))
             self.layers.append(self._render(len(self.layers), step, family, params, level))
-        programs = self._programs() if self.layers else {}
         self._allocate()
+        # a lookup of its own (tests, tools) that says nothing of groups: the defaults
+        decide = getattr(lookup, "side_by_side", Lookup().side_by_side)
+        self.units = [u for group in self.groups() for u in self.units_for(
+            group, decide(self.members(group), device, self.dtype.name))]
+        self._programs()
         # kept on self: a bound kernel argument does not keep its buffer alive
         self.replaced = replaced = {}
         for key, value in self.transformed.items():
             replaced[key] = self.backend.alloc(value.size, self.dtype.itemsize)
             self.backend.upload(replaced[key], np.asarray(value, self.dtype))
         self.backend.finish()  # the host copies may go once uploaded
-        for li, layer in enumerate(self.layers):
-            args = [self.buffers[plan.placement[layer.step.output][0]]]
-            args += [replaced[li, k] if (li, k) in replaced
-                     else self.buffers[plan.placement[i][0]]
-                     for k, i in enumerate(layer.step.inputs)]
-            layer.handle = self.backend.kernel(programs[layer.kernel.name], layer.kernel.name,
-                                               args)
+        self.bind(self.units)
         self.replay = self.backend.record(self.launches())
 
     def _render(self, li: int, step, family, params: dict, level: str) -> LayerKernel:
@@ -101,27 +114,82 @@ class Engine:
                             self.dtype.name)
         return LayerKernel(step, family.name, params, ks, level)
 
-    def _programs(self) -> dict:
-        """Kernel name -> program (backend.programs). OpenCL builds in child processes
-        through the binary cache: a layer whose kernel crashes the compiler there gets the
-        next family that applies (said in one line on stderr); none left is a one-line
-        error."""
+    def groups(self) -> list[list[int]]:
+        """The layers in launch order, in groups that may run side by side: consecutive
+        layers whose only input that is not a constant is one and the same tensor, none
+        writing a buffer another reads (a fire module's expands); every other layer alone."""
+        out = []
+        for li, layer in enumerate(self.layers):
+            if out and self._joins(out[-1], li):
+                out[-1].append(li)
+            else:
+                out.append([li])
+        return out
+
+    def _joins(self, group: list[int], li: int) -> bool:
+        plan = self.plan
+
+        def shared(k):
+            step = self.layers[k].step
+            return {t for j, t in enumerate(step.inputs) if j not in plan.const_operands(step)}
+
+        if shared(li) != shared(group[0]) or len(shared(li)) != 1:
+            return False
+        members = group + [li]
+        read = {id(self.buffers[plan.placement[t][0]]) for t in shared(li)}
+        written = {}
+        for k in members:
+            sid = plan.placement[self.layers[k].step.output][0]
+            if written.setdefault(id(self.buffers[sid]), sid) != sid:
+                return False  # two storages in one buffer: not both alive, not side by side
+        return not read & set(written)
+
+    def members(self, group: list[int]) -> list[tuple]:
+        """(problem, Family, params) of each layer of a group, as chosen for it alone."""
+        return [(self.layers[k].step.problem, *self.chosen[k]) for k in group]
+
+    def units_for(self, group: list[int], choice: tuple[int, str]) -> list[Unit]:
+        """What runs a group of layers, given `choice` (work-group size or
+        side_by_side.APART, the level that chose it): side by side, each member rendered at
+        the shared size and their kernels joined into one launch; apart, one per layer."""
+        local, level = choice
+        if len(group) == 1 or local == side_by_side.APART:
+            return [Unit([k], self.layers[k].kernel) for k in group]
+        for k in group:
+            x = self.layers[k]
+            if x.params["local"] != local:
+                self.layers[k] = self._render(k, x.step, kernels.BY_NAME[x.family],
+                                              dict(x.params, local=local), x.level)
+        kernel = side_by_side.side_by_side([self.layers[k].kernel for k in group])
+        return [Unit(list(group), kernel, level)]
+
+    def _programs(self):
+        """Builds every unit's kernel (backend.programs; unit.program). OpenCL builds in
+        child processes through the binary cache: a layer whose kernel crashes the compiler
+        there gets the next family that applies (said in one line on stderr), a group side
+        by side runs apart; none left is a one-line error."""
         crashed_families = {}  # layer index -> family names that crashed
         while True:
-            builds = {}
-            for li, layer in enumerate(self.layers):
-                builds.setdefault(layer.kernel.name, Build(
-                    layer.kernel, 1 + len(layer.step.inputs), self._largest_operand(li)))
-            programs, crashed = self.backend.programs(list(builds.values()), isolated=True,
-                                                      progress=_progress)
+            programs, crashed = self.build(self.units)
             if not crashed:
-                return programs
-            for li, layer in enumerate(self.layers):
-                if layer.kernel.name not in crashed:
+                return
+            units = []
+            for unit in self.units:
+                if unit.kernel.name not in crashed:
+                    units.append(unit)
                     continue
+                why = crashed[unit.kernel.name]
+                if len(unit.layers) > 1:
+                    names = ", ".join(self.layers[k].step.name for k in unit.layers)
+                    print(f"boda: warning: the OpenCL compiler crashed building layers "
+                          f"{names} side by side ({why}); running them apart",
+                          file=sys.stderr, flush=True)
+                    units += [Unit([k], self.layers[k].kernel) for k in unit.layers]
+                    continue
+                li = unit.layers[0]
+                layer = self.layers[li]
                 tried = crashed_families.setdefault(li, set())
                 tried.add(layer.family)
-                why = crashed[layer.kernel.name]
                 try:
                     family, params = default_choice(layer.step.problem, self.device,
                                                     self.plan.const_operands(layer.step),
@@ -134,7 +202,39 @@ class Engine:
                 print(f"boda: warning: the OpenCL compiler crashed building layer "
                       f"{layer.step.name} (kernel family {layer.family}: {why}); using "
                       f"{family.name} for it", file=sys.stderr, flush=True)
+                self.chosen[li] = (family, params)
                 self.layers[li] = self._render(li, layer.step, family, params, "fallback")
+                units.append(Unit([li], self.layers[li].kernel))
+            self.units = units
+
+    def build(self, units) -> tuple[dict, dict]:
+        """Compile the units' kernels (those not built yet; the rest from the binary
+        cache): (kernel name -> program, kernel name -> crash); sets unit.program."""
+        builds = {}
+        for unit in units:
+            builds.setdefault(unit.kernel.name, Build(
+                unit.kernel, sum(1 + len(self.layers[k].step.inputs) for k in unit.layers),
+                max(self._largest_operand(k) for k in unit.layers)))
+        programs, crashed = self.backend.programs(list(builds.values()), isolated=True,
+                                                  progress=_progress)
+        for unit in units:
+            unit.program = programs.get(unit.kernel.name)
+        return programs, crashed
+
+    def bind(self, units):
+        """Bind each unit's kernel to its layers' buffers (unit.handle)."""
+        plan = self.plan
+        for unit in units:
+            args = []
+            for li in unit.layers:
+                step = self.layers[li].step
+                args.append(self.buffers[plan.placement[step.output][0]])
+                args += [self.replaced[li, k] if (li, k) in self.replaced
+                         else self.buffers[plan.placement[i][0]]
+                         for k, i in enumerate(step.inputs)]
+            unit.handle = self.backend.kernel(unit.program, unit.kernel.name, args)
+            if len(unit.layers) == 1:
+                self.layers[unit.layers[0]].handle = unit.handle
 
     def _largest_operand(self, li: int) -> int:
         """Bytes of layer li's largest argument buffer (what a trial launch needs)."""
@@ -146,7 +246,18 @@ class Engine:
         return self.dtype.itemsize * max(sizes)
 
     def launches(self) -> list:
-        """(kernel, global size, local size) of every layer, in order."""
+        """(kernel, global size, local size) of every unit, in order: what a run enqueues."""
+        return [(u.handle, u.kernel.global_size, u.kernel.local_size) for u in self.units]
+
+    def layer_launches(self) -> list:
+        """(kernel, global size, local size) of every layer by itself, in order (the
+        kernels of layers that run side by side are built here, the first time)."""
+        alone = [Unit([li], x.kernel) for li, x in enumerate(self.layers) if x.handle is None]
+        if alone:
+            _, crashed = self.build(alone)
+            if crashed:
+                raise BodaError(f"the OpenCL compiler crashed building {sorted(crashed)}")
+            self.bind(alone)
         return [(x.handle, x.kernel.global_size, x.kernel.local_size) for x in self.layers]
 
     def _allocate(self):
@@ -215,14 +326,19 @@ class Engine:
     def profile(self, feeds: dict, repeat: int = 5) -> list[tuple[LayerKernel, float, float]]:
         """Device seconds per layer, two ways: (layer, alone, in sequence). Alone is the median
         of `repeat` launches of that kernel by itself (warm caches, busy device); in sequence
-        is its median inside `repeat` runs of the whole network, as an inference sees it."""
+        is its median inside `repeat` runs of the whole network, as an inference sees it
+        (layers side by side share their launch's time in proportion to their times
+        alone)."""
         self.run(feeds)
-        launches = self.launches()
-        runs = self.backend.time_sequence(launches, repeat)
+        runs = self.backend.time_sequence(self.launches(), repeat)
+        alone = [float(np.median(self.backend.time_launches(*launch, repeat)))
+                 for launch in self.layer_launches()]
         out = []
-        for k, layer in enumerate(self.layers):
-            alone = self.backend.time_launches(*launches[k], repeat)
-            out.append((layer, float(np.median(alone)), float(np.median([r[k] for r in runs]))))
+        for u, unit in enumerate(self.units):
+            together = float(np.median([r[u] for r in runs]))
+            total = sum(alone[k] for k in unit.layers) or 1.0
+            out += [(self.layers[k], alone[k], together * alone[k] / total)
+                    for k in unit.layers]
         return out
 
 

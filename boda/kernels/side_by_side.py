@@ -1,0 +1,153 @@
+"""Kernels side by side: several independent kernels (none reads what another writes)
+launched as one, each work-group running one of them.
+
+A fire module's two expands read the same squeeze output and write the two halves of one
+concat; launched apart, every launch costs its own start, and on PoCL one worker thread
+sleeps at each kernel boundary and the next kernel starts on the other alone. Side by side
+they are one launch whose work-groups the device's workers share out.
+
+`side_by_side(parts)` joins rendered kernels (KernelSource, all of one work-group size) into
+one: the parts' arguments in order (renamed apart), their local-memory arrays hoisted to the
+kernel's scope (OpenCL allows them nowhere else), and each part's body in a branch on the
+work-group index, its GLOBAL_ID and GROUP_ID counted from the part's first group. The branch
+is uniform over a work-group, so a part's barriers stay legal.
+
+Whether a group runs side by side, and at which work-group size, is a choice like any
+kernel's: `SideBySide` is the group's key in the tuning database (its members' problems and
+chosen kernels), `options` the sizes it can take (each member's own, where every member's
+family admits it), and `default` the untuned choice: on CPUs, the size of the member with the
+most work (measured on PoCL: SqueezeNet 1.1 3-4% faster end to end); elsewhere apart, until
+a tune says otherwise. `tuner/side_by_side.py` races the options against the plain sequence.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import re
+
+from .templating import KernelSource, template_hash
+
+FAMILY = "side_by_side"
+VERSION = "1"  # the joining code's version: the database's template hash for a group
+APART = 0      # the "local" of the plain sequence, as the database records it
+_INTERLEAVE_LIMIT = 2 ** 31  # the interleaving's products (group count squared) are ints
+
+
+@dataclasses.dataclass(frozen=True)
+class SideBySide:
+    """A group of independent layers as the tuning database keys it: each member's problem
+    signature, chosen family, template hash and parameters."""
+    parts: tuple
+    work: float = 0.0  # the members' flops
+
+    kind = "side_by_side"
+
+    @staticmethod
+    def of(members, dtype: str = "float32") -> "SideBySide":
+        """members: (problem, Family, params) of each layer, in launch order."""
+        parts = tuple(f"{p.signature} {f.name} {template_hash(f.template, dtype)} "
+                      + ",".join(f"{k}={v}" for k, v in sorted(params.items()))
+                      for p, f, params in members)
+        return SideBySide(parts, float(sum(p.flops for p, _, _ in members)))
+
+    @property
+    def signature(self) -> str:
+        return f"side_by_side({' | '.join(self.parts)})"
+
+    @property
+    def flops(self) -> float:
+        return self.work
+
+
+def options(members, device) -> list[int]:
+    """The work-group sizes the members can share: each member's own, where every member's
+    family admits it (members: (problem, Family, params))."""
+    sizes = sorted({params["local"] for _, _, params in members if "local" in params})
+    return [s for s in sizes
+            if all("local" in params and f.contains(p, device, dict(params, local=s))
+                   for p, f, params in members)]
+
+
+def default(members, device) -> int:
+    """The untuned choice: APART, or the shared work-group size."""
+    sizes = options(members, device)
+    if device.kind != "cpu" or not sizes:
+        return APART
+    _, _, params = max(members, key=lambda m: m[0].flops)
+    return params["local"] if params["local"] in sizes else APART
+
+_SIGNATURE = re.compile(r"KERNEL void (\w+)\(([^)]*)\)\s*\{")
+_LOCAL_ARRAY = re.compile(r"^[ \t]*LOCAL_MEM [^;]*?(\w+)\[[^;]*;[ \t]*\n", re.M)
+
+
+def _split(ks: KernelSource) -> tuple[list[str], list[str], str]:
+    """(argument declarations, their names, body) of a one-kernel source; ValueError where
+    anything but comments stands outside the kernel."""
+    m = _SIGNATURE.search(ks.source)
+    if m is None or m.group(1) != ks.name:
+        raise ValueError(f"{ks.name}: no kernel signature found")
+    outside = re.sub(r"/\*.*?\*/", "", ks.source[:m.start()], flags=re.S).strip()
+    end = ks.source.rstrip().rfind("}")
+    if outside or end < m.end() or ks.source[end + 1:].strip():
+        raise ValueError(f"{ks.name}: code outside the kernel cannot be placed side by side")
+    args = [a.strip() for a in m.group(2).split(",") if a.strip()]
+    names = [re.search(r"(\w+)\s*$", a).group(1) for a in args]
+    return args, names, ks.source[m.end():end]
+
+
+def _rename(text: str, names: dict) -> str:
+    if not names:
+        return text
+    pattern = re.compile(r"\b(" + "|".join(map(re.escape, names)) + r")\b")
+    return pattern.sub(lambda m: names[m.group(1)], text)
+
+
+def side_by_side(parts: list[KernelSource]) -> KernelSource:
+    """One kernel running every part, each on its share of the work-groups. The parts'
+    groups are interleaved evenly (Bresenham's rule, part by part), so that any stretch of
+    the range holds each part in proportion: PoCL deals a kernel of few groups out to its
+    threads in equal contiguous halves, and a part of costly groups next to one of cheap
+    ones left one thread with most of the work (ResNet-18's downsample beside its 3x3 conv
+    ran 1.7x longer in sequence). Where the group count squared does not fit an int, the
+    parts take contiguous ranges (PoCL then deals small chunks anyway)."""
+    local = {ks.local_size for ks in parts}
+    dtypes = {ks.dtype for ks in parts}
+    if len(local) != 1 or len(dtypes) != 1:
+        raise ValueError("kernels side by side share one work-group size and one dtype")
+    local, dtype = local.pop(), dtypes.pop()
+    name = "side_by_side_" + hashlib.sha1(
+        " ".join(ks.name for ks in parts).encode()).hexdigest()[:12]
+    counts = [ks.global_size // local for ks in parts]
+    total = sum(counts)
+    interleave = total * total < _INTERLEAVE_LIMIT
+    headers, signature, hoisted = [], [], []
+    code, rest = ["  int boda_t = GROUP_ID; /* the group's index among the parts left */\n"], total
+    for k, ks in enumerate(parts):
+        args, names, body = _split(ks)
+        renames = {n: f"p{k}_{n}" for n in names}
+        renames.update({a: f"p{k}_{a}" for a in _LOCAL_ARRAY.findall(body)})
+        body = _rename(body, renames)
+        hoisted += [m.group(0) for m in _LOCAL_ARRAY.finditer(body)]
+        body = _LOCAL_ARRAY.sub("", body)
+        body = re.sub(r"\bGLOBAL_ID\b", f"(p{k}_group * {local} + LOCAL_ID)", body)
+        body = re.sub(r"\bGROUP_ID\b", f"p{k}_group", body)
+        signature += [a[:a.rstrip().rfind(n)] + renames[n] for a, n in zip(args, names)]
+        headers.append(re.match(r"\s*(/\*.*?\*/)?", ks.source, re.S).group(1) or "")
+        n = counts[k]
+        if k == len(parts) - 1:
+            code.append(f"  {{ /* {ks.name} */\n  const int p{k}_group = boda_t;\n{body}  }}\n")
+        elif interleave:
+            code.append(f"  const int boda_q{k} = boda_t * {n} / {rest};\n"
+                        f"  if ((boda_t + 1) * {n} / {rest} > boda_q{k}) {{ /* {ks.name} */\n"
+                        f"  const int p{k}_group = boda_q{k};\n{body}  }} else {{\n"
+                        f"  boda_t -= boda_q{k};\n")
+        else:
+            code.append(f"  if (boda_t < {n}) {{ /* {ks.name} */\n"
+                        f"  const int p{k}_group = boda_t;\n{body}  }} else {{\n"
+                        f"  boda_t -= {n};\n")
+        rest -= n
+    source = "\n".join(h for h in headers if h) + (
+        f"\nKERNEL void {name}({', '.join(signature)})\n{{\n" + "".join(hoisted)
+        + "".join(code) + "  }" * (len(parts) - 1) + "\n}\n")
+    return KernelSource(name, source, total * local, local, FAMILY,
+                        tuple((ks.family, ks.params) for ks in parts), dtype)

@@ -1,0 +1,94 @@
+"""The tuner's race for groups of independent layers: apart, or side by side in one launch
+at each work-group size the members share (kernels.side_by_side).
+
+Run after the layers' own kernels are tuned, since a group's key names them. One engine is
+built per option (every group at its first option, its second, ...; a group with fewer
+options runs apart there) and their whole-network launch sequences are timed in interleaved
+rounds by device events, as inferences run; a group's time in an engine is the sum of its
+launches' times (groups alike, such as two fire modules of one shape, share one key in the
+database and one race: their mean). Each engine's outputs must match the all-apart
+engine's on a random input, else its options count as wrong results. Every option becomes
+a trial and the fastest the group's winner, so the lookup serves it from then on.
+"""
+from __future__ import annotations
+
+import json
+import statistics
+
+import numpy as np
+
+from ..ir.numpy_reference import max_rel_error
+from ..kernels import side_by_side as sbs
+from ..kernels.selection import Lookup
+from ..runtime import Engine
+from .db_keys import params_key
+
+
+class _Forced(Lookup):
+    """A lookup that answers every group with its `index`-th option (APART first)."""
+
+    def __init__(self, databases, index: int):
+        super().__init__(databases)
+        self.index = index
+
+    def side_by_side(self, members, device, dtype="float32"):
+        options = [sbs.APART] + sbs.options(members, device)
+        return (options[self.index] if self.index < len(options) else sbs.APART), "tune"
+
+
+def race(plan, device, db, device_key: str, databases, dtype: str = "float32",
+         rounds: int = 5, progress=None) -> list[dict]:
+    """Race every group of `plan` (databases: what the lookup reads, `db` first); returns a
+    row per distinct group (groups of equal problems and kernels share one: fire modules of
+    one shape): its groups' layer names, each option's median seconds per group (None:
+    failed) and the winner."""
+    progress = progress or (lambda text: None)
+    base = Engine(plan, device, lookup=_Forced(databases, 0), dtype=dtype)
+    groups = [g for g in base.groups() if len(g) > 1]
+    if not groups:
+        return []
+    options = {tuple(g): [sbs.APART] + sbs.options(base.members(g), device) for g in groups}
+    engines = [base] + [Engine(plan, device, base.backend, _Forced(databases, i), dtype)
+                        for i in range(1, max(map(len, options.values())))]
+    progress(f"racing {len(groups)} groups of layers side by side against apart "
+             f"({len(engines)} engines, {rounds} rounds)")
+    rng = np.random.default_rng(0)
+    feeds = {name: rng.standard_normal(plan.placement[name][1].shape).astype(np.float32)
+             for name in plan.inputs}
+    expected = base.run(feeds)
+    wrong = [any(max_rel_error(got[k], expected[k]) > 1e-3 for k in expected)
+             for got in (e.run(feeds) for e in engines)]
+    keys = {}  # groups that compute the same thing with the same kernels share one race
+    for g in groups:
+        keys.setdefault(sbs.SideBySide.of(base.members(g), dtype), []).append(g)
+    times = [{key: [] for key in keys} for _ in engines]
+    for _ in range(rounds):
+        for e, per_key in zip(engines, times):
+            [sequence] = e.backend.time_sequence(e.launches(), 1)
+            for key, same in keys.items():
+                layers = {k for g in same for k in g}
+                per_key[key].append(sum(t for unit, t in zip(e.units, sequence)
+                                        if layers & set(unit.layers)) / len(same))
+    out = []
+    for key, same in keys.items():
+        db.add_problem(key)
+        seconds = {}
+        for i, local in enumerate(options[tuple(same[0])]):
+            ok = not wrong[i]
+            seconds[local] = statistics.median(times[i][key]) if ok else None
+            db.add_trial({"device": device_key, "problem": key.signature, "dtype": dtype,
+                          "family": sbs.FAMILY, "template_hash": sbs.VERSION,
+                          "params": params_key({"local": local}),
+                          "status": "ok" if ok else "wrong_result", "cause": "",
+                          "seconds": seconds[local], "gflops": None, "error": None,
+                          "times": json.dumps([round(t, 9) for t in times[i][key]])})
+        timed = {k: v for k, v in seconds.items() if v is not None}
+        win = min(timed, key=timed.get)
+        db.set_winner({"device": device_key, "problem": key.signature, "dtype": dtype,
+                       "family": sbs.FAMILY, "template_hash": sbs.VERSION,
+                       "params": params_key({"local": win}), "seconds": timed[win],
+                       "gflops": key.flops / timed[win] / 1e9,
+                       "default_seconds": timed[sbs.APART]})
+        out.append({"groups": [[base.layers[k].step.name for k in g] for g in same],
+                    "seconds": seconds, "winner": win})
+    return out
