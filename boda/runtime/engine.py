@@ -89,7 +89,8 @@ class Engine:
         decide = getattr(lookup, "side_by_side", Lookup().side_by_side)
         self.units = [u for group in self.groups() for u in self.units_for(
             group, decide(self.members(group), device, self.dtype.name))]
-        self._programs()
+        if self.units:
+            self._programs()
         # kept on self: a bound kernel argument does not keep its buffer alive
         self.replaced = replaced = {}
         for key, value in self.transformed.items():
