@@ -76,6 +76,7 @@ def default(members, device) -> int:
     _, _, params = max(members, key=lambda m: m[0].flops)
     return params["local"] if params["local"] in sizes else APART
 
+
 _SIGNATURE = re.compile(r"KERNEL void (\w+)\(([^)]*)\)\s*\{")
 _LOCAL_ARRAY = re.compile(r"^[ \t]*LOCAL_MEM [^;]*?(\w+)\[[^;]*;[ \t]*\n", re.M)
 
