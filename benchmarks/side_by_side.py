@@ -4,9 +4,10 @@ layers apart, whole runs, with onnxruntime beside them.
     python benchmarks/side_by_side.py [--models squeezenet1_1,squeezenet1_0,resnet18]
                                       [--rounds 6] [--out FILE]
 
-For each zoo model, two sessions on the default CPU device with the kernels the runtime
+For each zoo model, two engines on the default CPU device with the kernels the runtime
 serves (tuning databases, else defaults): one as boda runs it (groups side by side where
-the lookup says so: by default on CPUs), one with every group apart. Per round, each
+the lookup says so: by default on CPUs), one with every group apart (Engine.run for both,
+so neither pays the session's feed checks). Per round, each
 engine's median of 20 runs after 10 not counted and a 0.1 s pause (compare/timing.py), the
 three engines in turns; reported: the median over rounds of each, and of the per-round ratios.
 """
@@ -24,17 +25,17 @@ from common import interleaved_medians, machine_lines, ort_session, publish  # n
 
 import boda  # noqa: E402
 from boda.frontend import zoo  # noqa: E402
-from boda.kernels import side_by_side as sbs  # noqa: E402
+from boda.runtime import Engine  # noqa: E402
+from boda.tuner.database import open_databases  # noqa: E402
+from boda.tuner.side_by_side import ForcedGroups  # noqa: E402
 
 
-def apart_session(model):
-    """A session whose every group runs apart (the lookup's default for groups patched)."""
-    default = sbs.default
-    sbs.default = lambda members, device: sbs.APART
-    try:
-        return boda.compile(model, device="cpu")
-    finally:
-        sbs.default = default
+def apart_engine(session):
+    """An engine of the session's plan with the same kernels, every group apart (whatever
+    the databases say of groups)."""
+    engine = session.engine
+    return Engine(engine.plan, engine.device, engine.backend,
+                  ForcedGroups(open_databases(), 0))
 
 
 def main():
@@ -50,16 +51,16 @@ def main():
     for name in args.models.split(","):
         model = zoo.build(name)
         x = np.random.default_rng(0).standard_normal((1, 3, 224, 224)).astype(np.float32)
-        together, apart, ref = boda.compile(model, device="cpu"), apart_session(model), \
-            ort_session(model)
-        fns = [lambda s=s: s.run(None, {"data": x}) for s in (together, apart)]
+        together = boda.compile(model, device="cpu")
+        apart, ref = apart_engine(together), ort_session(model)
+        fns = [lambda e=e: e.run({"data": x}) for e in (together.engine, apart)]
         fns.append(lambda: ref.run(None, {"data": x}))
         rounds = [interleaved_medians(fns, 20, block=20, pause=0.1, warmup=10)
                   for _ in range(args.rounds)]
         t, a, o = (np.array(v) for v in zip(*rounds))
         ratio = t / a
         lines.append(
-            f"| {name} | {len(apart.engine.units)} -> {len(together.engine.units)} | "
+            f"| {name} | {len(apart.units)} -> {len(together.engine.units)} | "
             f"{np.median(a) * 1e3:.3f} | {np.median(t) * 1e3:.3f} | {np.median(ratio):.3f} "
             f"({ratio.min():.3f}-{ratio.max():.3f}) | {np.median(o) * 1e3:.3f} | "
             f"{np.median(t / o):.3f} |")

@@ -83,4 +83,4 @@ class Lookup:
                     if row["template_hash"] == side_by_side.VERSION and \
                             (local == side_by_side.APART or local in sizes):
                         return local, level
-        return side_by_side.default(members, device), "default"
+        return side_by_side.default(members, device, sizes), "default"

@@ -68,9 +68,15 @@ def options(members, device) -> list[int]:
                    for p, f, params in members)]
 
 
-def default(members, device) -> int:
-    """The untuned choice: APART, or the shared work-group size."""
-    sizes = options(members, device)
+def choices(members, device) -> list[int]:
+    """Every way a group can run: APART, then each shared work-group size (`options`)."""
+    return [APART] + options(members, device)
+
+
+def default(members, device, sizes=None) -> int:
+    """The untuned choice: APART, or the shared work-group size (`sizes`: the group's
+    `options`, where the caller has them)."""
+    sizes = options(members, device) if sizes is None else sizes
     if device.kind != "cpu" or not sizes:
         return APART
     _, _, params = max(members, key=lambda m: m[0].flops)

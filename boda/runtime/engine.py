@@ -76,19 +76,24 @@ class Engine:
         self.device = device
         self.dtype = np.dtype(dtype)
         self.backend = backend or backend_for(device)
-        self.layers = []
         self.transformed = {}  # (layer index, operand index) -> re-laid-out constant
-        self.chosen = []  # (Family, params) per layer, as chosen (before any group's size)
-        for step in plan.steps:
-            family, params, level, _ = lookup.choose(step.problem, device,
-                                                     plan.const_operands(step), dtype)
-            self.chosen.append((family, params))
-            self.layers.append(self._render(len(self.layers), step, family, params, level))
+        # (family, params, level, source) per layer (a Choice, or a tuple from a lookup of
+        # its own)
+        choices = [tuple(lookup.choose(step.problem, device, plan.const_operands(step), dtype))
+                   for step in plan.steps]
+        self.chosen = [(family, params) for family, params, _, _ in choices]  # alone
         self._allocate()
         # a lookup of its own (tests, tools) that says nothing of groups: the defaults
         decide = getattr(lookup, "side_by_side", Lookup().side_by_side)
-        self.units = [u for group in self.groups() for u in self.units_for(
-            group, decide(self.members(group), device, self.dtype.name))]
+        self.layers, self.units = [], []
+        for group in self.groups():
+            local, level = decide(self.members(group), device, self.dtype.name)
+            together = len(group) > 1 and local != side_by_side.APART
+            for k in group:  # rendered once, at the group's size where it has one
+                family, params, chosen_by, _ = choices[k]
+                params = dict(params, local=local) if together else params
+                self.layers.append(self._render(k, plan.steps[k], family, params, chosen_by))
+            self.units += self.units_for(group, (local, level))
         if self.units:
             self._programs()
         # kept on self: a bound kernel argument does not keep its buffer alive
@@ -120,7 +125,7 @@ class Engine:
         layers whose only input that is not a constant is one and the same tensor, none
         writing a buffer another reads (a fire module's expands); every other layer alone."""
         out = []
-        for li, layer in enumerate(self.layers):
+        for li in range(len(self.plan.steps)):
             if out and self._joins(out[-1], li):
                 out[-1].append(li)
             else:
@@ -131,8 +136,9 @@ class Engine:
         plan = self.plan
 
         def shared(k):
-            step = self.layers[k].step
-            return {t for j, t in enumerate(step.inputs) if j not in plan.const_operands(step)}
+            step = plan.steps[k]
+            consts = plan.const_operands(step)
+            return {t for j, t in enumerate(step.inputs) if j not in consts}
 
         if shared(li) != shared(group[0]) or len(shared(li)) != 1:
             return False
@@ -140,14 +146,14 @@ class Engine:
         read = {id(self.buffers[plan.placement[t][0]]) for t in shared(li)}
         written = {}
         for k in members:
-            sid = plan.placement[self.layers[k].step.output][0]
+            sid = plan.placement[plan.steps[k].output][0]
             if written.setdefault(id(self.buffers[sid]), sid) != sid:
                 return False  # two storages in one buffer: not both alive, not side by side
         return not read & set(written)
 
     def members(self, group: list[int]) -> list[tuple]:
         """(problem, Family, params) of each layer of a group, as chosen for it alone."""
-        return [(self.layers[k].step.problem, *self.chosen[k]) for k in group]
+        return [(self.plan.steps[k].problem, *self.chosen[k]) for k in group]
 
     def units_for(self, group: list[int], choice: tuple[int, str]) -> list[Unit]:
         """What runs a group of layers, given `choice` (work-group size or

@@ -24,16 +24,17 @@ from ..runtime import Engine
 from .db_keys import params_key
 
 
-class _Forced(Lookup):
-    """A lookup that answers every group with its `index`-th option (APART first)."""
+class ForcedGroups(Lookup):
+    """A lookup that answers every group with its `index`-th way to run
+    (kernels.side_by_side.choices: APART first), and kernels as Lookup does."""
 
     def __init__(self, databases, index: int):
         super().__init__(databases)
         self.index = index
 
     def side_by_side(self, members, device, dtype="float32"):
-        options = [sbs.APART] + sbs.options(members, device)
-        return (options[self.index] if self.index < len(options) else sbs.APART), "tune"
+        ways = sbs.choices(members, device)
+        return (ways[self.index] if self.index < len(ways) else sbs.APART), "tune"
 
 
 def race(plan, device, db, device_key: str, databases, dtype: str = "float32",
@@ -43,12 +44,12 @@ def race(plan, device, db, device_key: str, databases, dtype: str = "float32",
     one shape): its groups' layer names, each option's median seconds per group (None:
     failed) and the winner."""
     progress = progress or (lambda text: None)
-    base = Engine(plan, device, lookup=_Forced(databases, 0), dtype=dtype)
+    base = Engine(plan, device, lookup=ForcedGroups(databases, 0), dtype=dtype)
     groups = [g for g in base.groups() if len(g) > 1]
     if not groups:
         return []
-    options = {tuple(g): [sbs.APART] + sbs.options(base.members(g), device) for g in groups}
-    engines = [base] + [Engine(plan, device, base.backend, _Forced(databases, i), dtype)
+    options = {tuple(g): sbs.choices(base.members(g), device) for g in groups}
+    engines = [base] + [Engine(plan, device, base.backend, ForcedGroups(databases, i), dtype)
                         for i in range(1, max(map(len, options.values())))]
     progress(f"racing {len(groups)} groups of layers side by side against apart "
              f"({len(engines)} engines, {rounds} rounds)")
