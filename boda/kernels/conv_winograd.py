@@ -1,34 +1,48 @@
 """Winograd F(2x2, 3x3) convolution for 3x3 stride-1 layers.
 
-2.25x fewer multiplies than direct convolution; the filter transform U = G g G^T is done
-once at upload. Its rounding differs from direct summation, so its tolerance is looser:
-the transforms add and subtract up to 9 products per output, so allow 4x the fp32 bound.
+2.25x fewer multiplies than direct convolution. The filter transform U = G g G^T is done
+once at upload; each work-group transforms its tiles' inputs once, into local memory, and
+its work-items then run the 16 small GEMMs over them (templates/conv_winograd.j2). Its
+rounding differs from direct summation, so its tolerance is looser: the transforms add and
+subtract up to 9 products per output, so allow 4x the fp32 bound.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from .family import TOLERANCE, Family
-from .conv_common import (Geometry, default_vector_width, fit_tile, is_conv2d, local_sizes,
-                          vector_widths)
+from .conv_common import (Geometry, default_vector_width, fit_tile, is_conv2d,
+                          items_run_alone, local_sizes, vector_widths)
 from .templating import KernelSource, cdiv, round_up, tile_waste
+
+# On PoCL (Zen 4), against useful_flops' count: 0.23-0.29 on SqueezeNet 1.1's 3x3 layers,
+# where conv_gemm and conv_direct_tiled, tuned, took 1.0-1.4x its time
+POCL_EFFICIENCY = 0.4
+# Local memory a work-group may use: CUDA's static shared memory limit, and on CPUs about
+# one core's L1 data cache; channels go through it in chunks of cb
+LOCAL_LIMIT = 48 * 1024
+CHUNKS = (8, 16, 32, 64, 128, 256)
+# One input transform (4x4 loads, 32 adds, 16 stores to local memory, scalar) costs about
+# what 1024 multiply-adds of the GEMM do (measured: on SqueezeNet's 55x55 layer, 16
+# channels in, 64 out, the transforms take as long as the GEMMs)
+TRANSFORM_FLOPS = 2048
 
 G_MATRIX = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]], np.float64)
 
 
 def transform_filters(p, tm: int):
-    """w[m, c, 3, 3] -> U = G w G^T, packed per channel tile: [g, m / tm, c, 16, tm] (m padded
-    to tm), so a work-item streams its tile's U in order."""
+    """w[m, c, 3, 3] -> U = G w G^T, packed per channel tile: [g, m / tm, 16, c, tm] (m padded
+    to tm), so a work-item streams each transform point's U in order."""
     geo = Geometry.of(p)
     mgp = round_up(geo.mg, tm)
 
     def transform(w: np.ndarray) -> np.ndarray:
         w = np.asarray(w, np.float64).reshape(geo.g, geo.mg, geo.cg, 3, 3)
-        u = np.einsum("ij,gmcjk,lk->gcilm", G_MATRIX, w, G_MATRIX).reshape(
-            geo.g, geo.cg, 16, geo.mg)
-        out = np.zeros((geo.g, geo.cg, 16, mgp), np.float32)
+        u = np.einsum("ij,gmcjk,lk->gilcm", G_MATRIX, w, G_MATRIX).reshape(
+            geo.g, 16, geo.cg, geo.mg)
+        out = np.zeros((geo.g, 16, geo.cg, mgp), np.float32)
         out[..., :geo.mg] = u
-        out = out.reshape(geo.g, geo.cg, 16, mgp // tm, tm)
+        out = out.reshape(geo.g, 16, geo.cg, mgp // tm, tm)
         return np.ascontiguousarray(out.transpose(0, 3, 1, 2, 4))
     return transform
 
@@ -36,7 +50,7 @@ def transform_filters(p, tm: int):
 class ConvWinograd(Family):
     name = "conv_winograd"
     template = "conv_winograd.j2"
-    efficiency = 0.1  # measured on PoCL: about 0.45x conv_gemm per multiply
+    efficiency = 0.1  # unmeasured off PoCL (the kernel of one work-item per tile measured 0.1)
     tolerance = 4 * TOLERANCE
     transformed = (1,)
 
@@ -44,39 +58,91 @@ class ConvWinograd(Family):
         return (is_conv2d(problem) and problem.kernel == (3, 3) and problem.stride == (1, 1)
                 and problem.dilation == (1, 1))
 
+    def usable(self, problem, device) -> bool:
+        """Whether the device has the local memory of the smallest point (one tile, the
+        smallest channel chunk)."""
+        return 4 * 16 * self.space(problem, device)["cb"][0] <= device.local_mem
+
     def space(self, problem, device) -> dict:
-        return {"tm": [4, 8, 16, 32], "vw": vector_widths(device), "tt": [1, 2],
+        cg = Geometry.of(problem).cg
+        return {"tm": [4, 8, 16, 24, 32, 48], "vw": vector_widths(device), "tp": [1, 2, 4, 7, 8],
+                "cb": sorted({cb for cb in CHUNKS if cg % cb == 0 and cb < cg} | {cg}),
                 "local": local_sizes(device)}
 
     def valid(self, problem, device, params) -> bool:
-        geo = Geometry.of(problem)
-        tm, vw = params["tm"], params["vw"]
-        if tm % vw or tm > 2 * max(geo.mg, 4) or 2 * params["tt"] > geo.ow + 1:
+        geo, tiles = Geometry.of(problem), self._tiles(problem, params)
+        tm, vw, tp = params["tm"], params["vw"], params["tp"]
+        if tm % vw or tm > 2 * max(geo.mg, 4) or tp > tiles["plane"]:
             return False
-        tile = 16 * params["tt"] * tm
-        return (device.profile.fits_registers(tile, tile // vw)
+        # live across the channel loop: 4 outputs and one GEMM tile, tp x tm each
+        return (4 * 16 * params["cb"] * tiles["gtiles"] <= min(device.local_mem, LOCAL_LIMIT)
+                and device.profile.fits_registers(5 * tp * tm, 5 * tp * (tm // vw))
                 and self.group_fits(problem, device, params))
 
     def default(self, problem, device) -> dict:
+        """One vector of channels x 7 tiles where a plane's tiles are a multiple of 7 (56, 28,
+        14 and 13 wide maps), else 4 (measured best on PoCL with AVX-512: 0.69-0.78 ms
+        against 0.93-1.2 with 4 on ResNet-18's 28x28 and 14x14 layers); work-groups of all
+        the tile block's channel blocks, so each tile is transformed once (ResNet-18's
+        14x14 layer: 0.71 ms with 16 items a group, 1.65 with 4, which transform each tile
+        four times), but at least 2 work-groups per compute unit."""
         geo = Geometry.of(problem)
-        tm = 16 if geo.mg >= 12 else 8 if geo.mg >= 6 else 4
-        tm, _, vw = fit_tile(device, tm, (4, 8, 16, 32), 1, (1,),
-                             default_vector_width(device, tm), scale=16)
-        params = {"tm": tm, "vw": vw, "tt": 1}
-        return self.with_default_local(problem, device, params)
+        vw = default_vector_width(device, 16)
+        tm = max(vw, 4) if geo.mg >= 6 else 4
+        plane = cdiv(geo.oh, 2) * cdiv(geo.ow, 2)
+        space = self.space(problem, device)
+        sizes, chunks = space["local"], space["cb"]
+        for tp in ([7] if plane % 7 == 0 else []) + [4, 2, 1]:
+            for tm_, vw_ in ((tm, min(vw, tm)), (4, min(vw, 4)), (4, 1)):
+                params = {"tm": tm_, "vw": vw_, "tp": tp, "cb": chunks[-1]}
+                nmb = cdiv(geo.mg, tm_)
+                groups_needed = 2 * max(device.compute_units, 1)
+                for local in sorted(sizes, reverse=True):
+                    params["local"] = local
+                    params["cb"] = max([cb for cb in chunks if self.valid(
+                        problem, device, dict(params, cb=cb))] or chunks[:1])
+                    aligned = nmb % local == 0 or local % nmb == 0
+                    enough = cdiv(self.work_items(problem, params), local) >= groups_needed
+                    if (aligned and local <= nmb and (enough or local == sizes[0])
+                            and self.valid(problem, device, params)):
+                        return params
+        return next(self.points(problem, device))
+
+    @staticmethod
+    def _tiles(problem, params) -> dict:
+        """The tile counts: 2x2 output tiles per row (ntx) and column (nty) of a plane, tiles
+        a plane holds (plane), blocks of tp tiles a plane holds (nblk), channel blocks
+        (nmb), and the tile slots a work-group's local memory holds (gtiles: tp for each
+        tile block its items may touch)."""
+        geo = Geometry.of(problem)
+        ntx, nty = cdiv(geo.ow, 2), cdiv(geo.oh, 2)
+        nmb, local = cdiv(geo.mg, params["tm"]), params.get("local", 1)
+        aligned = local % nmb == 0 or nmb % local == 0
+        blocks = (local - 1) // nmb + (1 if aligned else 2)
+        return {"ntx": ntx, "nty": nty, "plane": ntx * nty, "nmb": nmb,
+                "nblk": cdiv(ntx * nty, params["tp"]), "gtiles": params["tp"] * blocks}
 
     def work_items(self, problem, params) -> int:
-        geo = Geometry.of(problem)
-        return (geo.n * geo.g * cdiv(geo.mg, params["tm"]) * cdiv(geo.oh, 2)
-                * cdiv(geo.ow, 2 * params["tt"]))
+        geo, tiles = Geometry.of(problem), self._tiles(problem, params)
+        return geo.n * geo.g * tiles["nblk"] * tiles["nmb"]
 
     def transforms(self, problem, params) -> dict:
         return {1: transform_filters(problem, params["tm"])}
 
     def useful_flops(self, problem, params) -> float:
-        geo = Geometry.of(problem)
-        return (problem.flops / 2.25 * tile_waste(geo.mg, params["tm"])
-                * tile_waste(geo.oh, 2) * tile_waste(geo.ow, 2 * params["tt"]))
+        """The GEMMs' flops, and the input transforms' in flops of the same cost (work-groups
+        that share a tile block each transform it)."""
+        geo, tiles = Geometry.of(problem), self._tiles(problem, params)
+        gemm = (problem.flops / 2.25 * tile_waste(geo.mg, params["tm"])
+                * tile_waste(geo.oh, 2) * tile_waste(geo.ow, 2)
+                * tile_waste(tiles["plane"], params["tp"]))
+        groups = cdiv(self.work_items(problem, params), params.get("local", 1))
+        chunk_updates = 36 * 4 * params["tp"] * params["tm"] * (geo.cg // params["cb"])
+        return (gemm + TRANSFORM_FLOPS * geo.cg * groups * tiles["gtiles"]
+                + chunk_updates * self.work_items(problem, params))
+
+    def efficiency_for(self, problem, params: dict, device) -> float:
+        return POCL_EFFICIENCY if items_run_alone(device) else self.efficiency
 
     def render(self, problem, params, views, lang,
                dtype: str = "float32") -> KernelSource:
@@ -84,8 +150,7 @@ class ConvWinograd(Family):
         return KernelSource.make(
             self.name, self.template, lang, problem, params, views,
             self.work_items(problem, params), params["local"], geo=geo,
-            ntx=cdiv(geo.ow, 2 * params["tt"]), nty=cdiv(geo.oh, 2),
-            nmb=cdiv(geo.mg, params["tm"]), mgp=round_up(geo.mg, params["tm"]), dtype=dtype)
+            **self._tiles(problem, params), mgp=round_up(geo.mg, params["tm"]), dtype=dtype)
 
 
 FAMILY = ConvWinograd()
