@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .family import TOLERANCE, Family
-from .conv_common import (Geometry, default_vector_width, fit_tile, is_conv2d,
+from .conv_common import (Geometry, default_vector_width, is_conv2d,
                           items_run_alone, local_sizes, vector_widths)
 from .templating import KernelSource, cdiv, round_up, tile_waste
 
