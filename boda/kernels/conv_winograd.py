@@ -15,9 +15,15 @@ from .conv_common import (Geometry, default_vector_width, is_conv2d,
                           items_run_alone, local_sizes, vector_widths)
 from .templating import KernelSource, cdiv, round_up, tile_waste
 
-# On PoCL (Zen 4), against useful_flops' count: 0.23-0.29 on SqueezeNet 1.1's 3x3 layers,
-# where conv_gemm and conv_direct_tiled, tuned, took 1.0-1.4x its time
-POCL_EFFICIENCY = 0.4
+# On PoCL (Zen 4), against useful_flops' count, on the scale of conv_gemm's 0.3: SqueezeNet
+# 1.1's and ResNet-18's 3x3 layers ran 1.2-1.5x faster than conv_gemm where the maps are
+# 27 to 56 wide
+POCL_EFFICIENCY = 0.3
+# U is 16/9 the filters' size, and at batch 1 every run reads it from beyond the caches:
+# in whole runs of ResNet-18 on PoCL its 14x14 layer (U 4 MiB) took 1.15 ms against
+# conv_gemm's 1.09, its 7x7 layer (U 16 MiB) 2-3x conv_gemm's time, though alone it
+# was as fast. The estimate reads U at this rate (on the estimate's scale)
+FILTER_BYTES_PER_SECOND = 3e9
 # Local memory a work-group may use: CUDA's static shared memory limit, and on CPUs about
 # one core's L1 data cache; channels go through it in chunks of cb
 LOCAL_LIMIT = 48 * 1024
@@ -25,7 +31,7 @@ CHUNKS = (8, 16, 32, 64, 128, 256)
 # One input transform (4x4 loads, 32 adds, 16 stores to local memory, scalar) costs about
 # what 1024 multiply-adds of the GEMM do (measured: on SqueezeNet's 55x55 layer, 16
 # channels in, 64 out, the transforms take as long as the GEMMs)
-TRANSFORM_FLOPS = 2048
+TRANSFORM_FLOPS = 1024
 
 G_MATRIX = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]], np.float64)
 
@@ -140,6 +146,11 @@ class ConvWinograd(Family):
         chunk_updates = 36 * 4 * params["tp"] * params["tm"] * (geo.cg // params["cb"])
         return (gemm + TRANSFORM_FLOPS * geo.cg * groups * tiles["gtiles"]
                 + chunk_updates * self.work_items(problem, params))
+
+    def estimate(self, problem, params: dict, device) -> float:
+        geo = Geometry.of(problem)
+        filter_bytes = 4 * geo.g * 16 * geo.cg * round_up(geo.mg, params["tm"])
+        return super().estimate(problem, params, device) + filter_bytes / FILTER_BYTES_PER_SECOND
 
     def efficiency_for(self, problem, params: dict, device) -> float:
         return POCL_EFFICIENCY if items_run_alone(device) else self.efficiency
