@@ -24,13 +24,14 @@ POCL_EFFICIENCY = 0.3
 # conv_gemm's 1.09, its 7x7 layer (U 16 MiB) 2-3x conv_gemm's time, though alone it
 # was as fast. The estimate reads U at this rate (on the estimate's scale)
 FILTER_BYTES_PER_SECOND = 3e9
-# Local memory a work-group may use: CUDA's static shared memory limit, and on CPUs about
-# one core's L1 data cache; channels go through it in chunks of cb
+# Local memory a work-group may use: CUDA's static shared memory limit, and on CPUs about a
+# core's L1 data cache (32-48 KiB); channels go through it in chunks of cb
 LOCAL_LIMIT = 48 * 1024
 CHUNKS = (8, 16, 32, 64, 128, 256)
-# One input transform (4x4 loads, 32 adds, 16 stores to local memory, scalar) costs about
-# what 1024 multiply-adds of the GEMM do (measured: on SqueezeNet's 55x55 layer, 16
-# channels in, 64 out, the transforms take as long as the GEMMs)
+# One input transform (4x4 loads, 32 adds, 16 stores to local memory, scalar), in GEMM
+# flops. Measured on SqueezeNet's 55x55 layer (16 channels in, 64 out) the transforms took
+# about as long as the GEMMs (2048 flops a tile and channel); counted at half that, the
+# estimate ranks the families as whole runs measured them (its other terms are rough too)
 TRANSFORM_FLOPS = 1024
 
 G_MATRIX = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]], np.float64)
@@ -136,14 +137,15 @@ class ConvWinograd(Family):
         return {1: transform_filters(problem, params["tm"])}
 
     def useful_flops(self, problem, params) -> float:
-        """The GEMMs' flops, and the input transforms' in flops of the same cost (work-groups
-        that share a tile block each transform it)."""
+        """The GEMMs' flops, the input transforms' in flops of the same cost (work-groups
+        that share a tile block each transform it), and the adds of each chunk's M into the
+        outputs (36 per tile and channel)."""
         geo, tiles = Geometry.of(problem), self._tiles(problem, params)
         gemm = (problem.flops / 2.25 * tile_waste(geo.mg, params["tm"])
                 * tile_waste(geo.oh, 2) * tile_waste(geo.ow, 2)
                 * tile_waste(tiles["plane"], params["tp"]))
         groups = cdiv(self.work_items(problem, params), params.get("local", 1))
-        chunk_updates = 36 * 4 * params["tp"] * params["tm"] * (geo.cg // params["cb"])
+        chunk_updates = 36 * params["tp"] * params["tm"] * (geo.cg // params["cb"])
         return (gemm + TRANSFORM_FLOPS * geo.cg * groups * tiles["gtiles"]
                 + chunk_updates * self.work_items(problem, params))
 
