@@ -106,9 +106,12 @@ def test_the_cpu_profile_keeps_the_spaces_pocl_was_tuned_in(name):
     """Every winner shipped for PoCL is still a point of its family's space on the device
     that tuned it (else the runtime would ignore it) and is served there at the exact level;
     none is of a template that has changed since (its time no longer holds: such winners
-    are pruned from the shipped file)."""
+    are pruned from the shipped file). A group of layers side by side is recorded for its
+    members' kernels: each member is served exactly that kernel there."""
     from boda.devices import Device
+    from boda.kernels import side_by_side
     from boda.kernels.selection import Lookup
+    from boda.kernels.side_by_side import SideBySide
     from boda.kernels.templating import template_hash
     from boda.tuner.database import shipped_databases
     from boda.tuner.db_keys import KEY_COLUMNS
@@ -118,7 +121,8 @@ def test_the_cpu_profile_keeps_the_spaces_pocl_was_tuned_in(name):
     # the device that tuned them (not this machine's, whose CPU may differ)
     cpu = Device(index=0, global_mem=row["global_mem"],
                  **{k: row[k] for k in KEY_COLUMNS if k != "compute_capability"})
-    winners = {w["problem"]: w for w in data["winners"]}
+    winners = {w["problem"]: w for w in data["winners"] if w["family"] != "side_by_side"}
+    groups = [w for w in data["winners"] if w["family"] == "side_by_side"]
     lookup = Lookup(shipped_databases())
     served = 0
     for t in squeezenet_tasks():
@@ -133,6 +137,16 @@ def test_the_cpu_profile_keeps_the_spaces_pocl_was_tuned_in(name):
         assert lookup.choose(t.problem, cpu, t.consts)[2] == "exact"
         served += 1
     assert served == len(winners) > 0
+    tasks = {t.problem.signature: t for t in squeezenet_tasks()}
+    for w in groups:
+        assert w["template_hash"] == side_by_side.VERSION, w
+        members = []
+        for part in SideBySide.parts_of(w["problem"]):
+            t = tasks[part.split(" ")[0]]
+            family, params, _, _ = lookup.choose(t.problem, cpu, t.consts)
+            members.append((t.problem, family, params))
+        assert SideBySide.of(members).signature == w["problem"], "a member's kernel changed"
+        assert lookup.side_by_side(members, cpu)[1] == "exact"
 
 
 @pytest.mark.parametrize("name", ["QUALCOMM Adreno(TM)", "Mali-G71", "gfx1010"])

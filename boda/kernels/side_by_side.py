@@ -54,6 +54,12 @@ class SideBySide:
     def signature(self) -> str:
         return f"side_by_side({' | '.join(self.parts)})"
 
+    @staticmethod
+    def parts_of(signature: str) -> list[str]:
+        """The members' parts of a signature (each: problem, family, template hash,
+        parameters)."""
+        return signature[len("side_by_side("):-1].split(" | ")
+
     @property
     def flops(self) -> float:
         return self.work
