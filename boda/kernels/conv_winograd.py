@@ -99,20 +99,19 @@ class ConvWinograd(Family):
         plane = cdiv(geo.oh, 2) * cdiv(geo.ow, 2)
         space = self.space(problem, device)
         sizes, chunks = space["local"], space["cb"]
+        groups_needed = 2 * max(device.compute_units, 1)
         for tp in ([7] if plane % 7 == 0 else []) + [4, 2, 1]:
             for tm_, vw_ in ((tm, min(vw, tm)), (4, min(vw, 4)), (4, 1)):
-                params = {"tm": tm_, "vw": vw_, "tp": tp, "cb": chunks[-1]}
                 nmb = cdiv(geo.mg, tm_)
-                groups_needed = 2 * max(device.compute_units, 1)
                 for local in sorted(sizes, reverse=True):
-                    params["local"] = local
-                    params["cb"] = max([cb for cb in chunks if self.valid(
-                        problem, device, dict(params, cb=cb))] or chunks[:1])
-                    aligned = nmb % local == 0 or local % nmb == 0
-                    enough = cdiv(self.work_items(problem, params), local) >= groups_needed
-                    if (aligned and local <= nmb and (enough or local == sizes[0])
-                            and self.valid(problem, device, params)):
-                        return params
+                    if nmb % local:  # a group holds one block's channel blocks, or a share
+                        continue
+                    params = {"tm": tm_, "vw": vw_, "tp": tp, "local": local}
+                    fits = [cb for cb in chunks if self.valid(problem, device,
+                                                              dict(params, cb=cb))]
+                    groups = cdiv(self.work_items(problem, params), local)
+                    if fits and (groups >= groups_needed or local == sizes[0]):
+                        return dict(params, cb=fits[-1])  # the largest chunk that fits
         return next(self.points(problem, device))
 
     @staticmethod
