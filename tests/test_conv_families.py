@@ -124,3 +124,18 @@ def test_whole_row_tile_with_a_residual_matches_reference(device):
     assert family.contains(problem, device, params)
     [trial] = ProblemBench(problem, device, seed=3).check([(family, params)])
     assert trial.status == "ok", (params, trial.cause)
+
+
+def test_winograd_avx2_tile_matches_reference(device):
+    """conv_winograd's untuned tile with AVX2's 16 registers (2 vectors of 8 channels x 4
+    tiles; its outputs are not counted against the registers on CPU threads), on any device
+    here, against the numpy reference: channels that do not fill the last tile, an odd map
+    whose last tiles hang over its edge, and a second image."""
+    family = kernels.BY_NAME["conv_winograd"]
+    problem = Conv(2, 32, 37, (27, 27), (3, 3), (1, 1), (1, 1), (1, 1), (1, 1), 1, True,
+                   ("relu",))
+    params = dict(family.default(problem, device), tm=16, vw=8, tp=4)
+    params["local"] = 1
+    assert family.contains(problem, device, params), params
+    [trial] = ProblemBench(problem, device, seed=5).check([(family, params)])
+    assert trial.status == "ok", (params, trial.cause)

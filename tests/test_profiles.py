@@ -235,6 +235,27 @@ def test_deep_layers_on_7_wide_maps_run_whole_rows_on_cpu_threads(fixture):
     assert {f for f, _, _ in by_size[(14, 14), (2, 2), False]} == {"conv_gemm"}
 
 
+@pytest.mark.parametrize("fixture", [f for f in with_limits() if f.get("kind") == "cpu"],
+                         ids=lambda f: f["version"].rsplit("-", 1)[-1])
+def test_winograd_gemm_tiles_follow_the_register_file(fixture):
+    """conv_winograd's untuned GEMM tile on SqueezeNet 1.1's 3x3 layers: with AVX2's 16
+    registers two vectors of channels x 4 tiles, half the registers (Zen 3: 1.1-1.25x faster
+    than 1 x 4; its outputs live across barriers, in memory on PoCL, so they are not
+    counted); with AVX-512's 32 one vector x 7 tiles (a plane's tiles are a multiple of 7),
+    as measured on Zen 4. Both inside the family's space."""
+    dev = device(fixture)
+    family = kernels.BY_NAME["conv_winograd"]
+    tiles = set()
+    for task in squeezenet_tasks():
+        p = task.problem
+        if p.kind == "conv" and family.applies(p):
+            params = family.default(p, dev)
+            assert family.contains(p, dev, params), params
+            tiles.add((params["tm"] // params["vw"], params["tp"]))
+    # their planes hold 28x28, 14x14 and 7x7 tiles
+    assert tiles == ({(2, 4)} if dev.profile.registers == 16 else {(1, 7)})
+
+
 def test_whole_row_tiles_are_for_cpu_threads_only():
     """A GPU (and llvmpipe, whose lanes are work-items) keeps its choice on those layers."""
     last = next(t for t in model_tasks(plan_model(zoo.build("resnet18", batch=1), None))

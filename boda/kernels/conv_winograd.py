@@ -81,9 +81,14 @@ class ConvWinograd(Family):
         tm, vw, tp = params["tm"], params["vw"], params["tp"]
         if tm % vw or tm > 2 * max(geo.mg, 4) or tp > tiles["plane"]:
             return False
-        # live across the channel loop: 4 outputs and one GEMM tile, tp x tm each
+        # On GPUs the 4 outputs and one GEMM tile, tp x tm each, live in registers across the
+        # channel loop. On CPU threads (PoCL) the outputs live across barriers, which PoCL
+        # keeps in memory per work-item anyway, so only the GEMM tile counts: with AVX2 a
+        # GEMM tile of 2 vectors x 4 tiles (outputs 32 vectors) ran 1.1-1.25x faster than
+        # the 1 x 4 that counting the outputs allowed (SqueezeNet 1.1's 3x3 layers, Zen 3)
+        live = tp * tm if items_run_alone(device) else 5 * tp * tm
         return (4 * 16 * params["cb"] * tiles["gtiles"] <= min(device.local_mem, LOCAL_LIMIT)
-                and device.profile.fits_registers(5 * tp * tm, 5 * tp * (tm // vw))
+                and device.profile.fits_registers(live, live // vw)
                 and self.group_fits(problem, device, params))
 
     def default(self, problem, device) -> dict:
@@ -92,17 +97,27 @@ class ConvWinograd(Family):
         against 0.93-1.2 with 4 on ResNet-18's 28x28 and 14x14 layers); work-groups of all
         the tile block's channel blocks, so each tile is transformed once (ResNet-18's
         14x14 layer: 0.71 ms with 16 items a group, 1.65 with 4, which transform each tile
-        four times), but at least 2 work-groups per compute unit."""
+        four times), but at least 2 work-groups per compute unit. With 16 vector registers
+        (AVX2), two vectors of channels x 4 tiles, a GEMM tile of half the registers
+        (Zen 3, SqueezeNet 1.1's 3x3 layers: 0.53-0.65 ms against 0.63-0.73 for 1 x 4,
+        0.63-0.77 for 1 x 7)."""
         geo = Geometry.of(problem)
         vw = default_vector_width(device, 16)
         tm = max(vw, 4) if geo.mg >= 6 else 4
+        # measured on AVX2 only; elsewhere the default's tile also leaves the outputs room
+        avx2 = items_run_alone(device) and device.profile.registers == 16 and vw == 8
+        if avx2 and geo.mg >= 2 * tm:
+            tm *= 2
         plane = cdiv(geo.oh, 2) * cdiv(geo.ow, 2)
         space = self.space(problem, device)
         sizes, chunks = space["local"], space["cb"]
         groups_needed = 2 * max(device.compute_units, 1)
-        for tp in ([7] if plane % 7 == 0 else []) + [4, 2, 1]:
+        for tp in ([7] if plane % 7 == 0 and not avx2 else []) + [4, 2, 1]:
             for tm_, vw_ in ((tm, min(vw, tm)), (4, min(vw, 4)), (4, 1)):
                 nmb = cdiv(geo.mg, tm_)
+                if not (avx2 or device.profile.fits_registers(5 * tp * tm_,
+                                                              5 * tp * (tm_ // vw_))):
+                    continue
                 for local in sorted(sizes, reverse=True):
                     if nmb % local:  # a group holds one block's channel blocks, or a share
                         continue
