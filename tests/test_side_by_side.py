@@ -220,3 +220,21 @@ def test_the_race_records_a_choice_that_the_lookup_serves(device, tmp_path):
     local, level = Lookup(databases).side_by_side(members, device)
     assert (local, level) == (first["winner"], "exact")
     assert Lookup([]).side_by_side(members, device)[1] == "default"
+
+
+def test_winograd_runs_apart(device):
+    """conv_winograd does not join (joined beside a conv_k1 on PoCL, at work-groups of two
+    tile blocks, its outputs were wrong and the heap corrupted): a group with a winograd
+    member has no shared size, so the lookup's default and the race keep it apart; the same
+    group with a conv_gemm member still joins."""
+    expand1, expand3 = conv(16, 64, 13, 1), conv(16, 64, 13, 3, pad=1)
+    k1 = kernels.BY_NAME["conv_k1"]
+    for name, joins in (("conv_winograd", False), ("conv_gemm", True)):
+        family = kernels.BY_NAME[name]
+        members = [(expand1, k1, dict(k1.default(expand1, device), local=4)),
+                   (expand3, family, dict(family.default(expand3, device), local=4))]
+        assert all(f.contains(p, device, params) for p, f, params in members)
+        assert (sbs.options(members, device) == [4]) is joins, name
+        assert sbs.choices(members, device)[1:] == ([4] if joins else [])
+        if not joins:
+            assert sbs.default(members, device) == sbs.APART

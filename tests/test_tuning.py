@@ -424,6 +424,34 @@ def test_prune_deletes_results_of_changed_templates(tmp_path, device, model_file
     assert res.returncode == 0 and res.stdout.count("default") >= 2, res.stdout + res.stderr
 
 
+def test_prune_keeps_groups_side_by_side_whose_members_are_current(tmp_path, device):
+    """A group's result (family side_by_side, the joining code's version as its hash) is
+    stale when a member's template changed, which its signature names: prune deletes
+    that one and keeps the group whose members are current (it deleted every group)."""
+    from boda.ir.problems import Conv
+    from boda.kernels import side_by_side as sbs
+    path = tmp_path / "g.sqlite"
+    db = TuningDB(path)
+    key = db.add_device(device)
+    a = Conv(1, 16, 64, (13, 13), (1, 1), (1, 1), (0, 0), (0, 0), (1, 1), 1, True, ("relu",))
+    b = Conv(1, 16, 64, (13, 13), (3, 3), (1, 1), (1, 1), (1, 1), (1, 1), 1, True, ("relu",))
+    gemm, k1 = kernels.BY_NAME["conv_gemm"], kernels.BY_NAME["conv_k1"]
+    current = sbs.SideBySide.of([(a, k1, {"local": 4}), (b, gemm, {"local": 4})])
+    stale = sbs.SideBySide(tuple(current.parts[:1]) + (
+        current.parts[1].replace(template_hash(gemm.template), "0" * 16),))
+    assert stale.signature != current.signature
+    for group in (current, stale):
+        db.add_problem(group)
+        db.set_winner({"device": key, "problem": group.signature, "dtype": "float32",
+                       "family": sbs.FAMILY, "template_hash": sbs.VERSION,
+                       "params": '{"local":4}', "seconds": 1e-3})
+    db.close()
+    res = subprocess.run([sys.executable, "-m", "boda.cli", "db", "prune", "--db", path],
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert [r["problem"] for r in TuningDB(path).db["winners"].rows] == [current.signature]
+
+
 def test_cpu_winners_stay_within_their_vector_register_file(tmp_path):
     """A VM names a Zen 3 (AVX2: 16 registers of 8 floats) and a Zen 4 (AVX-512: 32 of 16)
     alike, "AMD EPYC". A winner tuned on one is served on the other at no level (AVX-512

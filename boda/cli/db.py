@@ -77,12 +77,22 @@ def cmd_import(args):
 
 def cmd_prune(args):
     from .. import kernels
+    from ..kernels import side_by_side
     from ..kernels.templating import template_hash
     db = _open_db(args)
 
     def current(name, dtype):
+        if name == side_by_side.FAMILY:
+            return side_by_side.VERSION
         family = kernels.BY_NAME.get(name)
         return template_hash(family.template, dtype) if family else None
-    removed = db.prune(current, args.failures)
+
+    def group_stale(signature, dtype):  # a member's template changed since
+        for part in side_by_side.SideBySide.parts_of(signature):
+            _, name, th, _ = part.rsplit(" ", 3)
+            if current(name, dtype) != th:
+                return True
+        return False
+    removed = db.prune(current, args.failures, {side_by_side.FAMILY: group_stale})
     print(f"pruned {db.path}: " + ", ".join(f"{n} {k}" for k, n in removed.items()))
     return 0

@@ -36,6 +36,7 @@ class Family:
     efficiency: float = NAIVE_EFFICIENCY
     tolerance: float = TOLERANCE  # the max relative error a correct kernel stays within
     transformed: tuple = ()  # operand indices that transforms() re-lays-out
+    joins: bool = True  # whether its kernels may run side by side with others (side_by_side)
 
     def applies(self, problem) -> bool:
         raise NotImplementedError

@@ -67,7 +67,10 @@ class SideBySide:
 
 def options(members, device) -> list[int]:
     """The work-group sizes the members can share: each member's own, where every member's
-    family admits it (members: (problem, Family, params))."""
+    family admits it (members: (problem, Family, params)); none where a member's family
+    does not join (Family.joins)."""
+    if not all(f.joins for _, f, _ in members):
+        return []
     sizes = sorted({params["local"] for _, _, params in members if "local" in params})
     return [s for s in sizes
             if all("local" in params and f.contains(p, device, dict(params, local=s))

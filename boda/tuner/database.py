@@ -292,10 +292,12 @@ class TuningDB:
                     added["winners"] += 1
         return added
 
-    def prune(self, current_hash, failures: bool = False) -> dict:
+    def prune(self, current_hash, failures: bool = False, stale_problems=None) -> dict:
         """Delete trials and winners made with a template that has since changed (or of a
         family boda no longer has); with `failures`, failed trials too, so they are retried.
-        `current_hash(family, dtype)` gives the current template hash or None."""
+        `current_hash(family, dtype)` gives the current template hash or None;
+        `stale_problems` maps a family whose problems name other kernels (side_by_side:
+        its members' template hashes) to `stale(problem, dtype) -> bool`."""
         removed = {"trials": 0, "winners": 0}
         with self.transaction():
             for table in removed:
@@ -307,6 +309,15 @@ class TuningDB:
                         f"delete from {table} where family = ? and dtype = ? and "
                         "template_hash = ?", [family, dtype, th])
                     removed[table] += cur.rowcount
+                for family, is_stale in (stale_problems or {}).items():
+                    rows = {(r["problem"], r["dtype"]) for r in self.db.query(
+                        f"select distinct problem, dtype from {table} where family = ?",
+                        [family])}
+                    for problem, dtype in rows:
+                        if is_stale(problem, dtype):
+                            removed[table] += self.conn.execute(
+                                f"delete from {table} where family = ? and problem = ? and "
+                                "dtype = ?", [family, problem, dtype]).rowcount
             if failures:
                 removed["trials"] += self.conn.execute(
                     "delete from trials where status != 'ok'").rowcount
