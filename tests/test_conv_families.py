@@ -139,3 +139,22 @@ def test_winograd_avx2_tile_matches_reference(device):
     assert family.contains(problem, device, params), params
     [trial] = ProblemBench(problem, device, seed=5).check([(family, params)])
     assert trial.status == "ok", (params, trial.cause)
+
+
+@pytest.mark.parametrize("tp", [1, 2, 4, 7, 8])
+def test_winograd_vector_stores_match_reference(tp, device):
+    """conv_winograd stores a channel's outputs of an output row as vectors: all 2 tp of a
+    work-item's tiles where tp divides a row's tiles, else each tile's pair. Odd and even
+    maps (a last column and a last row outside the output), channels that do not fill the
+    last tile (without bias: the vector epilogue takes a bias only for whole tiles), bias and
+    activation, against the numpy reference on NaN-poisoned outputs."""
+    family = kernels.BY_NAME["conv_winograd"]
+    for size, m, bias in (((13, 13), 16, True), ((9, 16), 11, False), ((6, 11), 11, False),
+                          ((7, 9), 8, True)):
+        problem = Conv(2, 5, m, size, (3, 3), (1, 1), (1, 1), (1, 1), (1, 1), 1, bias,
+                       ("relu",))
+        params = dict(family.default(problem, device), tm=8, vw=4, tp=tp, local=1)
+        if not family.contains(problem, device, params):
+            continue
+        [trial] = ProblemBench(problem, device, seed=tp).check([(family, params)])
+        assert trial.status == "ok", (size, params, trial.cause)
