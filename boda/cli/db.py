@@ -88,11 +88,8 @@ def cmd_prune(args):
         return template_hash(family.template, dtype) if family else None
 
     def group_stale(signature, dtype):  # a member's template changed since
-        for part in side_by_side.SideBySide.parts_of(signature):
-            _, name, th, _ = part.rsplit(" ", 3)
-            if current(name, dtype) != th:
-                return True
-        return False
+        return any(current(name, dtype) != th
+                   for name, th in side_by_side.SideBySide.templates_of(signature))
     removed = db.prune(current, args.failures, {side_by_side.FAMILY: group_stale})
     print(f"pruned {db.path}: " + ", ".join(f"{n} {k}" for k, n in removed.items()))
     return 0

@@ -60,6 +60,11 @@ class SideBySide:
         parameters)."""
         return signature[len("side_by_side("):-1].split(" | ")
 
+    @staticmethod
+    def templates_of(signature: str) -> list[tuple[str, str]]:
+        """(family, template hash) of each member named in a signature (`of`'s format)."""
+        return [tuple(part.rsplit(" ", 3)[1:3]) for part in SideBySide.parts_of(signature)]
+
     @property
     def flops(self) -> float:
         return self.work
