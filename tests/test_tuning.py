@@ -174,8 +174,15 @@ def test_sigkill_keeps_every_committed_trial_and_a_rerun_resumes(model_file, tmp
     tasks = tasks_of(model_file)
     from boda.devices import select_device
     tuner = Tuner(select_device(), tuner_db, "guided")
+    outcomes = []
     try:
-        outcomes = tune_tasks(tuner, tasks, budget=12)
+        # on a slow or loaded machine the first Problem can spend the whole budget and the
+        # second is left for the next session (not reached): that next session is run here
+        for _ in range(3):
+            run = tune_tasks(tuner, tasks, budget=12)
+            outcomes += run
+            if all(o.reached for o in run):
+                break
     finally:
         tuner.close()
     assert sum(o.recorded for o in outcomes) >= len(before)
