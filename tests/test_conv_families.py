@@ -12,8 +12,8 @@ from boda.tuner.measure import ProblemBench
 
 CONV_FAMILIES = ["conv_gemm", "conv_k1", "conv_winograd", "conv_splitk", "conv_direct_tiled",
                  "conv_depthwise"]
-RESIDUAL_FAMILIES = ["conv_gemm", "conv_k1", "conv_splitk", "conv_direct_tiled",
-                     "direct_conv"]  # add a residual
+RESIDUAL_FAMILIES = ["conv_gemm", "conv_k1", "conv_winograd", "conv_splitk",
+                     "conv_direct_tiled", "direct_conv"]  # add a residual
 
 
 @st.composite
@@ -146,13 +146,14 @@ def test_winograd_vector_stores_match_reference(tp, device):
     """conv_winograd stores a channel's outputs of an output row as vectors: all 2 tp of a
     work-item's tiles where tp divides a row's tiles, else each tile's pair. Odd and even
     maps (a last column and a last row outside the output), channels that do not fill the
-    last tile (without bias: the vector epilogue takes a bias only for whole tiles), bias and
-    activation, against the numpy reference on NaN-poisoned outputs."""
+    last tile (without bias: the vector epilogue takes a bias only for whole tiles), bias,
+    a residual (loaded as vectors of the same row pieces) and activation, against the numpy
+    reference on NaN-poisoned outputs."""
     family = kernels.BY_NAME["conv_winograd"]
-    for size, m, bias in (((13, 13), 16, True), ((9, 16), 11, False), ((6, 11), 11, False),
-                          ((7, 9), 8, True)):
+    for size, m, bias, residual in (((13, 13), 16, True, True), ((9, 16), 11, False, False),
+                                    ((6, 11), 11, False, True), ((7, 9), 8, True, False)):
         problem = Conv(2, 5, m, size, (3, 3), (1, 1), (1, 1), (1, 1), (1, 1), 1, bias,
-                       ("relu",))
+                       ("relu",), residual)
         params = dict(family.default(problem, device), tm=8, vw=4, tp=tp, local=1)
         if not family.contains(problem, device, params):
             continue
