@@ -99,13 +99,15 @@ def test_spaces_and_defaults_follow_the_profile(fixture):
 
 
 SHIPPED = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tuning_db")
-SHIPPED_MODELS = ("squeezenet1_1", "squeezenet1_0", "mobilenet", "resnet18")  # tuned there
+# the zoo models (and batches) the shipped files were tuned on
+SHIPPED_MODELS = (("squeezenet1_1", 1), ("squeezenet1_0", 1), ("mobilenet", 1),
+                  ("resnet18", 1), ("squeezenet1_1", 8))
 
 
 def shipped_model_tasks() -> dict:
-    """Signature -> Task of every layer of the zoo models the shipped files were tuned on."""
-    return {t.problem.signature: t for m in SHIPPED_MODELS
-            for t in model_tasks(plan_model(zoo.build(m, batch=1), None))}
+    """Signature -> Task of every layer of the models the shipped files were tuned on."""
+    return {t.problem.signature: t for m, batch in SHIPPED_MODELS
+            for t in model_tasks(plan_model(zoo.build(m, batch=batch), None))}
 
 
 @pytest.mark.parametrize("name", sorted(f for f in os.listdir(SHIPPED) if f.endswith(".json")))
