@@ -67,8 +67,8 @@ class ConvWinograd(Family):
     joins = False
 
     def applies(self, problem) -> bool:
-        return (is_conv2d(problem, residual=True) and problem.kernel == (3, 3) and problem.stride == (1, 1)
-                and problem.dilation == (1, 1))
+        return (is_conv2d(problem, residual=True) and problem.kernel == (3, 3)
+                and problem.stride == (1, 1) and problem.dilation == (1, 1))
 
     def usable(self, problem, device) -> bool:
         """Whether the device has the local memory of the smallest point (one tile, the
