@@ -4,6 +4,7 @@ about tuning for it.
     discovery.py  every OpenCL and CUDA device on the machine, as a `Device`
     selection.py  --device values and the default device
     profiles.py   vendor profiles: identity strings -> family, architecture, preferences
+    pocl_threads.py, pocl_spin.py   PoCL's worker threads: pinned, and spinning during runs
 """
 from __future__ import annotations
 

@@ -284,25 +284,27 @@ class Engine:
     def run(self, feeds: dict) -> dict:
         """feeds: tensor name -> float32 array of the planned shape. Returns name -> array
         for every graph output."""
-        self.upload(feeds)
-        self.replay()
-        return self.download()
+        with self.backend.busy():
+            self.upload(feeds)
+            self.replay()
+            return self.download()
 
     def phases(self, feeds: dict) -> dict:
         """One run, each part waited for: host seconds of the uploads, of enqueueing the
         launches, of the device finishing them, and of the downloads (the profile of
         benchmarks/profile.py; a plain run overlaps them)."""
         clock, be = time.perf_counter, self.backend
-        t0 = clock()
-        self.upload(feeds)
-        be.finish()
-        t1 = clock()
-        self.replay()
-        t2 = clock()
-        be.finish()
-        t3 = clock()
-        self.download()
-        t4 = clock()
+        with be.busy():
+            t0 = clock()
+            self.upload(feeds)
+            be.finish()
+            t1 = clock()
+            self.replay()
+            t2 = clock()
+            be.finish()
+            t3 = clock()
+            self.download()
+            t4 = clock()
         return {"upload": t1 - t0, "enqueue": t2 - t1, "wait": t3 - t2, "download": t4 - t3}
 
     def upload(self, feeds: dict):

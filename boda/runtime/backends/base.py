@@ -15,6 +15,7 @@ a compute API, and the pieces every backend shares.
     replay = backend.record([(kern, global_size, local_size), ...])   (replay() enqueues all;
                                                a CUDA graph on CUDA)
     backend.finish()
+    with backend.busy(): ...                   (around a run: the driver's workers kept awake)
     backend.time_sequence(launches, count) / time_launches(kern, g, l, count)
                                                (device-event seconds)
     backend.faults_are_fatal                   (True: after a failed launch, start afresh)
@@ -22,6 +23,8 @@ a compute API, and the pieces every backend shares.
 Offsets are in elements of the array's dtype (float32, or float16 for float16 storage).
 """
 from __future__ import annotations
+
+import contextlib
 
 import numpy as np
 
@@ -73,6 +76,12 @@ class Backend:
 
     def finish(self):
         raise NotImplementedError
+
+    def busy(self):
+        """A context around work the caller enqueues and waits for (a run, a timing): where
+        the driver's worker threads can be kept from sleeping at each kernel boundary until
+        it is over, they are (PoCL's CPU device: devices.pocl_spin)."""
+        return contextlib.nullcontext()
 
     def record(self, launches):
         """A callable that enqueues `launches` ((kernel, global, local), in order), back to

@@ -7,6 +7,7 @@ import time
 import numpy as np
 import pyopencl as cl
 
+from ...devices import pocl_spin
 from . import pocl_target
 from .base import ITEM, Backend, storage_array
 from .opencl_build import ProgramCache, build_program
@@ -23,6 +24,7 @@ class OpenCLBackend(Backend):
         self.queue = cl.CommandQueue(self.context)
         self._timing_queue = None
         self.host_timing = False  # set when the driver's event timestamps are fake
+        self._spins = self.target is not None and pocl_spin.install()
 
     def compile(self, source: str, options: tuple = ()):
         """Build one program here (agent and tests); the runtime and the tuner go through
@@ -62,6 +64,9 @@ class OpenCLBackend(Backend):
     def finish(self):
         self.queue.finish()
 
+    def busy(self):
+        return pocl_spin.spinning() if self._spins else super().busy()
+
     def _timing(self):
         if self._timing_queue is None:
             self._timing_queue = cl.CommandQueue(
@@ -73,21 +78,22 @@ class OpenCLBackend(Backend):
         are not real (Mesa 22's rusticl reports 0, 1, 2, 3 ns), each launch is timed on the
         host instead, waited for on its own."""
         q = self._timing()
-        out = []
-        for _ in range(count):
-            if self.host_timing:
-                out.append([_host_seconds(q, k, g, lsz) for k, g, lsz in launches
-                            for _ in range(repeat)])
-                continue
-            events = [cl.enqueue_nd_range_kernel(q, k, (g,), (lsz,))
-                      for k, g, lsz in launches for _ in range(repeat)]
-            q.finish()
-            times = [_seconds(e) for e in events]
-            if max(times) <= 1e-8:  # no real kernel is that fast: the timestamps are fake
-                self.host_timing = True
-                return self.time_sequence(launches, count, repeat)
-            out.append(times)
-        return out
+        with self.busy():
+            out = []
+            for _ in range(count):
+                if self.host_timing:
+                    out.append([_host_seconds(q, k, g, lsz) for k, g, lsz in launches
+                                for _ in range(repeat)])
+                    continue
+                events = [cl.enqueue_nd_range_kernel(q, k, (g,), (lsz,))
+                          for k, g, lsz in launches for _ in range(repeat)]
+                q.finish()
+                times = [_seconds(e) for e in events]
+                if max(times) <= 1e-8:  # no real kernel is that fast: the timestamps are fake
+                    self.host_timing = True
+                    return self.time_sequence(launches, count, repeat)
+                out.append(times)
+            return out
 
 
 def _seconds(event) -> float:
