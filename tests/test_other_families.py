@@ -20,10 +20,13 @@ SETTINGS = settings(max_examples=8, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
-def check_family(family, problem, device, seed):
+def check_family(family, problem, device, seed, also=()):
+    """A sample of the family's points (and `also`: parameter changes to its default) give
+    the reference's outputs."""
     assert family.applies(problem)
-    assert family.default(problem, device) in list(family.points(problem, device))
-    points = family.sample(problem, device, 3, seed)
+    default = family.default(problem, device)
+    assert default in list(family.points(problem, device))
+    points = family.sample(problem, device, 3, seed) + [dict(default, **a) for a in also]
     trials = ProblemBench(problem, device, seed=seed).check([(family, p) for p in points])
     bad = [(t.params, t.status, t.cause) for t in trials if t.status != "ok"]
     assert not bad, (problem.signature, bad)
@@ -87,7 +90,7 @@ def test_pool_strided_vectors_reach_the_row_end(device):
         ow = (width - 3) // stride + 1
         problem = Pool(mode, 1, 3, (5, width), (3, 3), (1, stride), (0, 0), (0, 0), (1, 1),
                        (3, ow), False, act)
-        check_family(family, problem, device, 0)
+        check_family(family, problem, device, 0, also=({"whole": 0}, {"whole": 1}))
 
 
 def test_pool_strided_padded_rows(device):
@@ -102,26 +105,34 @@ def test_pool_strided_padded_rows(device):
         ow = (width + 2 * pad - k) // stride + 1
         problem = Pool(mode, 1, 2, (6, width), (3, k), (2, stride), (ph, pad), (ph, pad),
                        (1, 1), ((6 + 2 * ph - 3) // 2 + 1, ow))
-        check_family(family, problem, device, 0)
+        check_family(family, problem, device, 0, also=({"whole": 0}, {"whole": 1}))
 
 
 @pytest.mark.parametrize("vw", [4, 8, 16])
 @pytest.mark.parametrize("stride", [1, 2])
 def test_pool_strided_taps_come_from_loads_inside_the_span(stride, vw):
-    """Each window tap of a vector tile, picked from the row's loads, is the tap's inputs
-    (offset kw * dw, then every stride-th), and no load reads past the last input the tile's
-    windows cover."""
+    """Each window tap of a vector tile, picked from the row's loads (or an earlier tap
+    moved down a lane with a scalar read in its last), is the tap's inputs (offset kw * dw,
+    then every stride-th), and no read goes past the last input the tile's windows cover."""
     from boda.kernels.pool_strided import row_loads
     row = np.arange(1000.0)
     for kw, dw in itertools.product(range(1, 6), range(1, 4)):
-        loads, taps = row_loads(kw, dw, stride, vw)
+        loads, taps, extras = row_loads(kw, dw, stride, vw)
         span = (kw - 1) * dw + (vw - 1) * stride + 1
         assert min(loads) >= 0 and max(loads) + vw <= span, (kw, dw, loads)
+        assert all(0 <= e < span for e in extras), (kw, dw, extras)
         assert len(taps) == kw
+        got = []
         for k, (a, b, lanes) in enumerate(taps):
-            got = row[a:a + vw] if b is None else np.concatenate(
-                [row[a:a + vw], row[b:b + vw]])[lanes]
-            np.testing.assert_array_equal(got, row[k * dw + stride * np.arange(vw)])
+            if a == "shift":
+                assert b < k and lanes in extras
+                got.append(np.concatenate([got[b][1:], row[lanes:lanes + 1]]))
+            else:
+                got.append(row[a:a + vw] if b is None else np.concatenate(
+                    [row[a:a + vw], row[b:b + vw]])[lanes])
+            np.testing.assert_array_equal(got[k], row[k * dw + stride * np.arange(vw)])
+        if stride == 2 and dw == 1 and kw == 3:  # SqueezeNet's pools: 2 loads, 1 scalar
+            assert len(loads) == 2 and len(extras) == 1
 
 
 @pytest.mark.parametrize("name", ["matmul_tiled", "pool_strided", "pool_rows"])
