@@ -60,7 +60,7 @@ def child(name: str):
 # the workers, as each setting has them: (boda's spinning on, the shim spinning)
 SETTINGS = {"sleep at once (PoCL)": (False, False),
             "shim: spin {us} us, then sleep": (False, True),
-            "boda's spin during runs": (True, False)}
+            "boda's spin: during runs, then 300 us": (True, False)}
 
 
 def measure(name: str, shim: str, spin_us: int, rounds: int) -> dict:

@@ -1,7 +1,8 @@
-"""PoCL's workers spin during runs (devices/pocl_spin.py): the machine code's three ways
-(jump to the real wait, or unlock-pause-lock and return 0), driven through ctypes with
-recording stand-ins; the patch found in libpocl's offset table; and runs from two threads at
-once, spinning, that give onnxruntime's answers and leave nobody spinning after."""
+"""PoCL's workers spin during runs (devices/pocl_spin.py): the machine code's ways (jump
+to the real wait, or unlock-pause-lock and return 0) by its owner and deadline words,
+driven through ctypes with recording stand-ins; the patch found in libpocl's offset table;
+and runs from two threads at once, spinning, that give onnxruntime's answers and leave
+nobody spinning after (but the workers, until the deadline)."""
 from __future__ import annotations
 
 import ctypes
@@ -25,7 +26,7 @@ MUTEX_OP = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p)
 
 
 @x86_glibc
-def test_code_jumps_to_the_real_wait_or_spins_by_the_owner_word():
+def test_code_jumps_to_the_real_wait_or_spins_by_the_owner_and_deadline_words():
     calls = []
     real = WAIT(lambda cond, mutex: calls.append(("wait", cond, mutex)) or 7)
     unlock = MUTEX_OP(lambda m: calls.append(("unlock", m)) or 0)
@@ -35,22 +36,28 @@ def test_code_jumps_to_the_real_wait_or_spins_by_the_owner_word():
     page.lock = ctypes.cast(lock, ctypes.c_void_p).value
     function, = page.load([ctypes.cast(real, ctypes.c_void_p).value])
     fake = WAIT(function)
-    owner = ctypes.c_uint64.from_address(page.owner)
+    owner = ctypes.c_uint64.from_address(page.words)
+    deadline = ctypes.c_uint64.from_address(page.words + 8)
     cond, mutex = 0x1000, 0x2000
+    spun = [("unlock", mutex), ("lock", mutex)]
 
-    owner.value = 0  # no run in flight: the real wait, arguments as they came
-    assert fake(cond, mutex) == 7
-    assert calls == [("wait", cond, mutex)]
+    def call(expected):
+        calls.clear()
+        assert fake(cond, mutex) == (7 if expected == "wait" else 0)
+        assert calls == ([("wait", cond, mutex)] if expected == "wait" else spun)
 
-    calls.clear()  # the thread waiting for the run waits for real
+    owner.value, deadline.value = 0, 0
+    call("wait")  # no run in flight, no deadline: the real wait, arguments as they came
     owner.value = page.libc.pthread_self()
-    assert fake(cond, mutex) == 7
-    assert calls == [("wait", cond, mutex)]
-
-    calls.clear()  # any other thread during a run: a spurious wake-up, mutex held again
-    owner.value = page.libc.pthread_self() ^ 0x40
-    assert fake(cond, mutex) == 0
-    assert calls == [("unlock", mutex), ("lock", mutex)]
+    call("wait")  # the thread waiting for the run waits for real
+    deadline.value = page.tsc() + 10 ** 12
+    call("wait")  # a deadline does not make it spin either
+    owner.value, deadline.value = page.libc.pthread_self() ^ 0x40, 0
+    call("spin")  # any other thread during a run: a spurious wake-up, mutex held again
+    owner.value, deadline.value = 0, page.tsc() + 10 ** 12
+    call("spin")  # no run in flight, before the deadline: spinning on for the next run
+    deadline.value = page.tsc() - 1
+    call("wait")  # past it: the real wait
 
 
 def test_jump_slot_reads_the_relocations_of_an_elf_file(tmp_path):
@@ -106,7 +113,10 @@ def test_libpocl_calls_the_code_and_runs_from_two_threads_are_right(device, tiny
         t.join(timeout=120)
     assert not any(t.is_alive() for t in threads), "a run hung"
     assert not errors, errors
-    assert pocl_spin._state.owner.value == 0 and not pocl_spin._state.active
+    state = pocl_spin._state
+    assert state.owner.value == 0 and not state.active  # nobody's run: nobody spins
+    if state.ticks_after:  # but the workers go on for SPIN_AFTER after the last run
+        assert 0 < state.deadline.value <= state.page.tsc() + state.ticks_after
 
 
 def test_switched_off_by_the_environment():

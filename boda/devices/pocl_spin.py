@@ -14,8 +14,10 @@ slot its calls jump through) is pointed at a few bytes of machine code that, whi
 is in flight (`spinning()`) and on any thread but the one that waits for the run, unlock
 the mutex, pause about a microsecond, lock it again and return 0 (a spurious wake-up, which
 POSIX allows and PoCL's worker loop checks for), and otherwise jump to the real function.
-So workers spin only during runs: between them they sleep as before, and so does the
-waiting thread. Other libraries' calls are untouched.
+After a run they go on spinning for SPIN_AFTER (300 us, read on the time-stamp counter), so
+that back-to-back runs start on awake workers, as the shim's did and as onnxruntime's
+threads do; then they sleep as before. The thread waiting for a run always sleeps, and
+other libraries' calls are untouched.
 
 Made only for PoCL on Linux x86-64 with glibc, where every step checks out (the slot found
 in libpocl's relocations, the code page mapped and made executable, the thread pointer
@@ -29,9 +31,11 @@ import os
 import platform
 import struct
 import threading
+import time
 
 ENV = "BODA_POCL_SPIN"  # 0: leave PoCL's workers as they are
 PAUSES = 100  # x86 pause instructions between a worker's looks at its queue
+SPIN_AFTER = 300e-6  # seconds the workers go on spinning after a run, for a next one
 
 _PROT_READ, _PROT_WRITE, _PROT_EXEC = 1, 2, 4
 _MAP_PRIVATE, _MAP_ANONYMOUS = 0x02, 0x20
@@ -39,11 +43,16 @@ _PAGE = 4096
 
 
 class _State:
-    """The installed patch: the word the code reads (the pthread_t of the run's waiting
-    thread, 0 when no run is in flight) and the runs in flight by thread."""
+    """The installed patch: the two words the code reads (the pthread_t of the thread waiting
+    for a run, 0 when none is in flight; the deadline of the spinning after runs) and the
+    runs in flight by thread."""
 
-    def __init__(self, owner_word: int):
-        self.owner = ctypes.c_uint64.from_address(owner_word)
+    def __init__(self, page: "CodePage"):
+        self.owner = ctypes.c_uint64.from_address(page.words)
+        self.deadline = ctypes.c_uint64.from_address(page.words + 8)
+        self.page = page
+        self.pthread_self = page.libc.pthread_self
+        self.ticks_after = int(page.tsc_rate() * SPIN_AFTER)  # 0: no steady counter
         self.lock = threading.Lock()
         self.active: dict[int, list] = {}  # thread ident -> [pthread_t, depth]
 
@@ -51,10 +60,11 @@ class _State:
         # with two threads' runs in flight, each waits for its own: nobody spins
         self.owner.value = next(iter(self.active.values()))[0] if len(self.active) == 1 else 0
 
-    def enter(self, pthread_self: int):
+    def enter(self):
         with self.lock:
-            entry = self.active.setdefault(threading.get_ident(), [pthread_self, 0])
+            entry = self.active.setdefault(threading.get_ident(), [self.pthread_self(), 0])
             entry[1] += 1
+            self.deadline.value = 0
             self._publish()
 
     def leave(self):
@@ -65,6 +75,8 @@ class _State:
                 entry[1] -= 1
                 if entry[1] <= 0:
                     del self.active[ident]
+            if not self.active and self.ticks_after:
+                self.deadline.value = self.page.tsc() + self.ticks_after
             self._publish()
 
 
@@ -81,7 +93,7 @@ def spinning():
     if state is None:
         yield
         return
-    state.enter(_libc().pthread_self())
+    state.enter()
     try:
         yield
     finally:
@@ -169,9 +181,11 @@ def jump_slot(path: str, symbol: str) -> int | None:
     return None
 
 
-def _code(owner: int, unlock: int, lock: int, real: int) -> bytes:
-    """pthread_cond_wait(cond, mutex) for libpocl: while *owner is set and this thread is not
-    it, unlock, pause, lock, return 0; else jump to the real one."""
+def _code(words: int, unlock: int, lock: int, real: int) -> bytes:
+    """pthread_cond_wait(cond, mutex) for libpocl, reading two words at `words`: the owner
+    (the pthread_t of the thread waiting for a run, 0 when none is in flight) and a deadline
+    in time-stamp-counter ticks. During a run on any thread but the owner, or with no run in
+    flight until the deadline: unlock, pause, lock, return 0. Else jump to `real`."""
     q = lambda v: struct.pack("<Q", v)  # noqa: E731
     spin = (b"\x53"                                   # push rbx
             b"\x48\x89\xf3"                           # mov rbx, rsi (the mutex)
@@ -183,20 +197,27 @@ def _code(owner: int, unlock: int, lock: int, real: int) -> bytes:
             + b"\x48\xb8" + q(lock) + b"\xff\xd0"     # call pthread_mutex_lock
             + b"\x31\xc0\x5b\xc3")                    # xor eax, eax; pop rbx; ret
     real_jump = b"\x48\xb8" + q(real) + b"\xff\xe0"   # mov rax, real; jmp rax
-    tail = b"\x48\x39\xd0\x74" + bytes([len(spin)])   # cmp rax, rdx; je real
-    check = (b"\x48\xb8" + q(owner)                   # mov rax, owner
-             + b"\x48\x8b\x00\x48\x85\xc0"            # mov rax, [rax]; test rax, rax
-             + b"\x74" + bytes([9 + len(tail) + len(spin)])  # jz real
-             + b"\x64\x48\x8b\x14\x25\x10\x00\x00\x00")  # mov rdx, fs:[0x10] (pthread_self)
-    return check + tail + spin + real_jump
+    deadline = (b"\x0f\x31"                           # rdtsc
+                b"\x48\xc1\xe2\x20\x48\x09\xd0"           # shl rdx, 32; or rax, rdx
+                b"\x49\x3b\x40\x08"                   # cmp rax, [r8 + 8]
+                b"\x73" + bytes([len(spin)]))         # jae real: past the deadline
+    owner = (b"\x64\x48\x8b\x14\x25\x10\x00\x00\x00"   # mov rdx, fs:[0x10] (pthread_self)
+             b"\x48\x39\xd0"                         # cmp rax, rdx
+             b"\x74" + bytes([2 + len(deadline) + len(spin)])  # je real: the owner waits
+             + b"\xeb" + bytes([len(deadline)]))      # jmp spin
+    check = (b"\x49\xb8" + q(words)                   # mov r8, words
+             + b"\x49\x8b\x00\x48\x85\xc0"            # mov rax, [r8]; test rax, rax
+             + b"\x74" + bytes([len(owner)]))         # jz deadline: no run in flight
+    return check + owner + deadline + spin + real_jump
 
 
 _THREAD_POINTER = b"\x64\x48\x8b\x04\x25\x10\x00\x00\x00\xc3"  # mov rax, fs:[0x10]; ret
+_TSC = b"\x0f\x31\x48\xc1\xe2\x20\x48\x09\xd0\xc3"  # rdtsc; shl rdx, 32; or rax, rdx; ret
 _SLOT = 128  # bytes of the code page per patched function
 
 
 class CodePage:
-    """A page of `_code` functions and the owner word they read, mapped once and never
+    """A page of `_code` functions and the two words they read, mapped once and never
     unmapped (PoCL's threads call in until the process exits)."""
 
     def __init__(self, libc=None):
@@ -205,26 +226,45 @@ class CodePage:
                                _MAP_PRIVATE | _MAP_ANONYMOUS, -1, 0)
         if pages in (None, ctypes.c_void_p(-1).value):
             raise OSError("mmap failed")
-        self.code, self.owner = pages, pages + _PAGE
+        self.code, self.words = pages, pages + _PAGE
         self.unlock = ctypes.cast(self.libc.pthread_mutex_unlock, ctypes.c_void_p).value
         self.lock = ctypes.cast(self.libc.pthread_mutex_lock, ctypes.c_void_p).value
+        self.tsc = None
 
     def load(self, targets: list[int]) -> list[int] | None:
         """Write one function per real target and make the page executable; their
         addresses, or None where this is not glibc's x86-64 thread layout (the code reads
         pthread_self at fs:0x10, checked here by running it)."""
-        blob = b"".join(_code(self.owner, self.unlock, self.lock, t).ljust(_SLOT, b"\xcc")
+        blob = b"".join(_code(self.words, self.unlock, self.lock, t).ljust(_SLOT, b"\xcc")
                         for t in targets)
-        probe_at = _PAGE - _SLOT
-        if len(blob) > probe_at:
+        probes = _PAGE - 2 * _SLOT
+        if len(blob) > probes:
             raise ValueError("too many functions for one page")
         ctypes.memmove(self.code, blob, len(blob))
-        ctypes.memmove(self.code + probe_at, _THREAD_POINTER, len(_THREAD_POINTER))
+        ctypes.memmove(self.code + probes, _THREAD_POINTER, len(_THREAD_POINTER))
+        ctypes.memmove(self.code + probes + _SLOT, _TSC, len(_TSC))
         if self.libc.mprotect(self.code, _PAGE, _PROT_READ | _PROT_EXEC) != 0:
             raise OSError("mprotect failed")
-        if ctypes.CFUNCTYPE(ctypes.c_uint64)(self.code + probe_at)() != self.libc.pthread_self():
+        self.tsc = ctypes.CFUNCTYPE(ctypes.c_uint64)(self.code + probes + _SLOT)
+        if ctypes.CFUNCTYPE(ctypes.c_uint64)(self.code + probes)() != self.libc.pthread_self():
             return None
         return [self.code + _SLOT * k for k in range(len(targets))]
+
+    def tsc_rate(self) -> float:
+        """Time-stamp-counter ticks a second, measured; 0 where the counter does not tick
+        steadily (no constant_tsc and nonstop_tsc in /proc/cpuinfo)."""
+        try:
+            with open("/proc/cpuinfo") as f:
+                flags = next((line.split(":", 1)[1].split() for line in f
+                              if line.startswith("flags")), [])
+        except OSError:
+            flags = []
+        if not {"constant_tsc", "nonstop_tsc"} <= set(flags):
+            return 0.0
+        t0, c0 = time.perf_counter(), self.tsc()
+        time.sleep(0.005)
+        t1, c1 = time.perf_counter(), self.tsc()
+        return max(c1 - c0, 0) / (t1 - t0)
 
 
 def _patch() -> _State | None:
@@ -262,4 +302,4 @@ def _patch() -> _State | None:
         return None
     for (slot, _), function in zip(slots, functions):
         ctypes.c_uint64.from_address(slot).value = function
-    return _State(page.owner)
+    return _State(page)
