@@ -10,9 +10,9 @@ from boda import kernels
 from boda.ir.problems import Conv
 from boda.tuner.measure import ProblemBench
 
-CONV_FAMILIES = ["conv_gemm", "conv_k1", "conv_winograd", "conv_splitk", "conv_direct_tiled",
-                 "conv_depthwise"]
-RESIDUAL_FAMILIES = ["conv_gemm", "conv_k1", "conv_winograd", "conv_splitk",
+CONV_FAMILIES = ["conv_gemm", "conv_k1", "conv_winograd", "conv_winograd_f4", "conv_splitk",
+                 "conv_direct_tiled", "conv_depthwise"]
+RESIDUAL_FAMILIES = ["conv_gemm", "conv_k1", "conv_winograd", "conv_winograd_f4", "conv_splitk",
                      "conv_direct_tiled", "direct_conv"]  # add a residual
 
 
@@ -27,7 +27,7 @@ def conv_problems(draw, family):
     if family == "conv_k1":
         kernel, stride, dilation = (1, 1), (1, 1), (1, 1)
         pads = ((0, 0), (0, 0))
-    elif family == "conv_winograd":
+    elif family in ("conv_winograd", "conv_winograd_f4"):
         kernel, stride, dilation = (3, 3), (1, 1), (1, 1)
         pads = tuple(tuple(draw(st.integers(0, 2)) for _ in range(2)) for _ in range(2))
     else:
@@ -36,7 +36,8 @@ def conv_problems(draw, family):
         dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
         pads = tuple(tuple(draw(st.integers(0, k - 1)) for k in kernel) for _ in range(2))
     span = [(k - 1) * d + 1 for k, d in zip(kernel, dilation)]
-    size = tuple(draw(st.integers(max(1, s - pb - pe), 15)) for s, pb, pe in
+    least = 6 if family in ("conv_winograd", "conv_winograd_f4") else 1  # a patch's size
+    size = tuple(draw(st.integers(max(least, s - pb - pe), 15)) for s, pb, pe in
                  zip(span, *pads))
     act = draw(st.sampled_from([(), ("relu",), ("leakyrelu", 0.1), ("clip", -0.5, 0.5),
                                 ("sigmoid",)]))
@@ -155,6 +156,28 @@ def test_winograd_vector_stores_match_reference(tp, device):
         problem = Conv(2, 5, m, size, (3, 3), (1, 1), (1, 1), (1, 1), (1, 1), 1, bias,
                        ("relu",), residual)
         params = dict(family.default(problem, device), tm=8, vw=4, tp=tp, local=1)
+        if not family.contains(problem, device, params):
+            continue
+        [trial] = ProblemBench(problem, device, seed=tp).check([(family, params)])
+        assert trial.status == "ok", (size, params, trial.cause)
+
+
+@pytest.mark.parametrize("tp", [1, 2, 4, 7])
+def test_winograd_f4_edges_match_reference(tp, device):
+    """conv_winograd_f4 stores a tile's rows as vectors of 4 where the tile lies inside the
+    output and output by output where it hangs over the edge: maps 1, 2 and 3 past a
+    multiple of 4, channels that do not fill the last channel block, two channel chunks,
+    groups, bias, a residual and activation, against the numpy reference on NaN-poisoned
+    outputs."""
+    family = kernels.BY_NAME["conv_winograd_f4"]
+    for size, c, m, group, bias, residual in (((13, 13), 16, 16, 1, True, True),
+                                              ((9, 14), 5, 11, 1, False, False),
+                                              ((6, 11), 8, 22, 2, True, True),
+                                              ((8, 12), 6, 8, 1, True, False)):
+        problem = Conv(2, c, m, size, (3, 3), (1, 1), (1, 1), (1, 1), (1, 1), group, bias,
+                       ("relu",), residual)
+        params = dict(family.default(problem, device), tm=8, vw=4, tp=tp, local=1)
+        params["cb"] = min(family.space(problem, device)["cb"])
         if not family.contains(problem, device, params):
             continue
         [trial] = ProblemBench(problem, device, seed=tp).check([(family, params)])

@@ -37,19 +37,21 @@ TRANSFORM_FLOPS = 1024
 G_MATRIX = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]], np.float64)
 
 
-def transform_filters(p, tm: int):
-    """w[m, c, 3, 3] -> U = G w G^T, packed per channel tile: [g, m / tm, 16, c, tm] (m padded
-    to tm), so a work-item streams each transform point's U in order."""
+def transform_filters(p, tm: int, g_matrix: np.ndarray = G_MATRIX):
+    """w[m, c, 3, 3] -> U = G w G^T, packed per channel tile: [g, m / tm, points, c, tm] (m
+    padded to tm; points = 16 for F(2x2, 3x3), 36 for F(4x4, 3x3)), so a work-item streams
+    each transform point's U in order."""
     geo = Geometry.of(p)
     mgp = round_up(geo.mg, tm)
+    points = len(g_matrix) ** 2
 
     def transform(w: np.ndarray) -> np.ndarray:
         w = np.asarray(w, np.float64).reshape(geo.g, geo.mg, geo.cg, 3, 3)
-        u = np.einsum("ij,gmcjk,lk->gilcm", G_MATRIX, w, G_MATRIX).reshape(
-            geo.g, 16, geo.cg, geo.mg)
-        out = np.zeros((geo.g, 16, geo.cg, mgp), np.float32)
+        u = np.einsum("ij,gmcjk,lk->gilcm", g_matrix, w, g_matrix).reshape(
+            geo.g, points, geo.cg, geo.mg)
+        out = np.zeros((geo.g, points, geo.cg, mgp), np.float32)
         out[..., :geo.mg] = u
-        out = out.reshape(geo.g, 16, geo.cg, mgp // tm, tm)
+        out = out.reshape(geo.g, points, geo.cg, mgp // tm, tm)
         return np.ascontiguousarray(out.transpose(0, 3, 1, 2, 4))
     return transform
 
@@ -60,6 +62,12 @@ class ConvWinograd(Family):
     efficiency = 0.1  # unmeasured off PoCL (the kernel of one work-item per tile measured 0.1)
     tolerance = 4 * TOLERANCE
     transformed = (1,)
+    tile = 2  # output tile side: F(tile x tile, 3x3), (tile + 2)^2 transform points
+    g_matrix = G_MATRIX
+    multiply_cut = 2.25  # direct convolution's multiplies over the GEMMs'
+    transform_flops = TRANSFORM_FLOPS
+    fold_flops = 36  # GEMM flops of adding one chunk's M into a tile's outputs, a channel
+    avx2_wide_tile = True  # the AVX2 default of 2 vectors x 4 tiles (measured on Zen 3)
     # Side by side with a conv_k1 on PoCL 3.0, at work-groups of more than one tile block
     # (local > m / tm), its outputs came out wrong and the process's heap was corrupted
     # (glibc aborted `boda tune`'s race), though alone, and under Oclgrind joined, the
@@ -67,13 +75,43 @@ class ConvWinograd(Family):
     joins = False
 
     def applies(self, problem) -> bool:
+        """3x3 stride-1 layers whose input holds an input patch ((tile + 2)^2): the
+        template's test for a patch inside the input, `(unsigned)y0 <= h - (tile + 2)`,
+        is always true where that is negative (it read past a 3x3 map's end)."""
         return (is_conv2d(problem, residual=True) and problem.kernel == (3, 3)
-                and problem.stride == (1, 1) and problem.dilation == (1, 1))
+                and problem.stride == (1, 1) and problem.dilation == (1, 1)
+                and min(problem.in_size) >= self.tile + 2)
+
+    @property
+    def npoints(self) -> int:
+        return (self.tile + 2) ** 2
+
+    def live_floats(self, gemm_tile: int, alone: bool) -> int:
+        """Floats a work-item holds in registers across its channel loop, its GEMM tile
+        being `gemm_tile`: on GPUs the outputs too (4 per tile and channel) and the GEMM
+        tile. On CPU threads (PoCL) the outputs live across barriers, which PoCL keeps in
+        memory per work-item anyway, so only the GEMM tile counts: with AVX2 a GEMM tile of 2
+        vectors x 4 tiles (outputs 32 vectors) ran 1.1-1.25x faster than the 1 x 4 that
+        counting the outputs allowed (SqueezeNet 1.1's 3x3 layers, Zen 3)."""
+        return gemm_tile if alone else 5 * gemm_tile
+
+    def default_tiles(self, plane: int, avx2: bool) -> list:
+        """The untuned default's tiles a work-item (tp) to try, in order."""
+        return ([7] if plane % 7 == 0 and not avx2 else []) + [4, 2, 1]
+
+    def default_live(self, gemm_tile: int, device) -> int:
+        """The registers the untuned default's tile is checked against: the outputs and the
+        GEMM tile on every device (as measured, with AVX2's exception in `default`)."""
+        return 5 * gemm_tile
 
     def usable(self, problem, device) -> bool:
-        """Whether the device has the local memory of the smallest point (one tile, the
-        smallest channel chunk)."""
-        return 4 * 16 * self.space(problem, device)["cb"][0] <= device.local_mem
+        """Whether the smallest point is valid: one tile of the fewest channels, the smallest
+        channel chunk and work-group (the device's local memory, and on GPUs its registers, which
+        F(4x4)'s outputs may overflow)."""
+        space = self.space(problem, device)
+        smallest = {"tm": min(space["tm"]), "vw": 1, "tp": 1, "cb": min(space["cb"]),
+                    "local": min(space["local"])}
+        return self.valid(problem, device, smallest)
 
     def space(self, problem, device) -> dict:
         cg = Geometry.of(problem).cg
@@ -86,13 +124,9 @@ class ConvWinograd(Family):
         tm, vw, tp = params["tm"], params["vw"], params["tp"]
         if tm % vw or tm > 2 * max(geo.mg, 4) or tp > tiles["plane"]:
             return False
-        # On GPUs the 4 outputs and one GEMM tile, tp x tm each, live in registers across the
-        # channel loop. On CPU threads (PoCL) the outputs live across barriers, which PoCL
-        # keeps in memory per work-item anyway, so only the GEMM tile counts: with AVX2 a
-        # GEMM tile of 2 vectors x 4 tiles (outputs 32 vectors) ran 1.1-1.25x faster than
-        # the 1 x 4 that counting the outputs allowed (SqueezeNet 1.1's 3x3 layers, Zen 3)
-        live = tp * tm if items_run_alone(device) else 5 * tp * tm
-        return (4 * 16 * params["cb"] * tiles["gtiles"] <= min(device.local_mem, LOCAL_LIMIT)
+        live = self.live_floats(tp * tm, items_run_alone(device))
+        return (4 * self.npoints * params["cb"] * tiles["gtiles"]
+                <= min(device.local_mem, LOCAL_LIMIT)
                 and device.profile.fits_registers(live, live // vw)
                 and self.group_fits(problem, device, params))
 
@@ -110,18 +144,19 @@ class ConvWinograd(Family):
         vw = default_vector_width(device, 16)
         tm = max(vw, 4) if geo.mg >= 6 else 4
         # measured on AVX2 only; elsewhere the default's tile also leaves the outputs room
-        avx2 = items_run_alone(device) and device.profile.registers == 16 and vw == 8
+        avx2 = (self.avx2_wide_tile and items_run_alone(device)
+                and device.profile.registers == 16 and vw == 8)
         if avx2 and geo.mg >= 2 * tm:
             tm *= 2
-        plane = cdiv(geo.oh, 2) * cdiv(geo.ow, 2)
+        plane = cdiv(geo.oh, self.tile) * cdiv(geo.ow, self.tile)
         space = self.space(problem, device)
         sizes, chunks = space["local"], space["cb"]
         groups_needed = 2 * max(device.compute_units, 1)
-        for tp in ([7] if plane % 7 == 0 and not avx2 else []) + [4, 2, 1]:
+        for tp in self.default_tiles(plane, avx2):
             for tm_, vw_ in ((tm, min(vw, tm)), (4, min(vw, 4)), (4, 1)):
                 nmb = cdiv(geo.mg, tm_)
-                if not (avx2 or device.profile.fits_registers(5 * tp * tm_,
-                                                              5 * tp * (tm_ // vw_))):
+                live = self.default_live(tp * tm_, device)
+                if not (avx2 or device.profile.fits_registers(live, live // vw_)):
                     continue
                 for local in sorted(sizes, reverse=True):
                     if nmb % local:  # a group holds one block's channel blocks, or a share
@@ -134,14 +169,13 @@ class ConvWinograd(Family):
                         return dict(params, cb=fits[-1])  # the largest chunk that fits
         return next(self.points(problem, device))
 
-    @staticmethod
-    def _tiles(problem, params) -> dict:
+    def _tiles(self, problem, params) -> dict:
         """The tile counts: 2x2 output tiles per row (ntx) and column (nty) of a plane, tiles
         a plane holds (plane), blocks of tp tiles a plane holds (nblk), channel blocks
         (nmb), and the tile slots a work-group's local memory holds (gtiles: tp for each
         tile block its items may touch)."""
         geo = Geometry.of(problem)
-        ntx, nty = cdiv(geo.ow, 2), cdiv(geo.oh, 2)
+        ntx, nty = cdiv(geo.ow, self.tile), cdiv(geo.oh, self.tile)
         nmb, local = cdiv(geo.mg, params["tm"]), params.get("local", 1)
         aligned = local % nmb == 0 or nmb % local == 0
         blocks = (local - 1) // nmb + (1 if aligned else 2)
@@ -153,24 +187,25 @@ class ConvWinograd(Family):
         return geo.n * geo.g * tiles["nblk"] * tiles["nmb"]
 
     def transforms(self, problem, params) -> dict:
-        return {1: transform_filters(problem, params["tm"])}
+        return {1: transform_filters(problem, params["tm"], self.g_matrix)}
 
     def useful_flops(self, problem, params) -> float:
         """The GEMMs' flops, the input transforms' in flops of the same cost (work-groups
         that share a tile block each transform it), and the adds of each chunk's M into the
         outputs (36 per tile and channel)."""
         geo, tiles = Geometry.of(problem), self._tiles(problem, params)
-        gemm = (problem.flops / 2.25 * tile_waste(geo.mg, params["tm"])
-                * tile_waste(geo.oh, 2) * tile_waste(geo.ow, 2)
+        gemm = (problem.flops / self.multiply_cut * tile_waste(geo.mg, params["tm"])
+                * tile_waste(geo.oh, self.tile) * tile_waste(geo.ow, self.tile)
                 * tile_waste(tiles["plane"], params["tp"]))
         groups = cdiv(self.work_items(problem, params), params.get("local", 1))
-        chunk_updates = 36 * params["tp"] * params["tm"] * (geo.cg // params["cb"])
-        return (gemm + TRANSFORM_FLOPS * geo.cg * groups * tiles["gtiles"]
+        chunk_updates = (self.fold_flops * params["tp"] * params["tm"]
+                         * (geo.cg // params["cb"]))
+        return (gemm + self.transform_flops * geo.cg * groups * tiles["gtiles"]
                 + chunk_updates * self.work_items(problem, params))
 
     def estimate(self, problem, params: dict, device) -> float:
         geo = Geometry.of(problem)
-        filter_bytes = 4 * geo.g * 16 * geo.cg * round_up(geo.mg, params["tm"])
+        filter_bytes = 4 * geo.g * self.npoints * geo.cg * round_up(geo.mg, params["tm"])
         return super().estimate(problem, params, device) + filter_bytes / FILTER_BYTES_PER_SECOND
 
     def efficiency_for(self, problem, params: dict, device) -> float:

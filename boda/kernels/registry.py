@@ -13,11 +13,13 @@ import os
 
 from ..errors import BodaError
 from . import (conv_depthwise, conv_direct_tiled, conv_gemm, conv_k1, conv_winograd,
+               conv_winograd_f4,
                convtranspose, direct_conv, eltwise, gather, lrn, matmul, matmul_tiled, norm,
                pad, pool, pool_global, pool_rows, pool_strided, reduce, resize, softmax, topk)
 from .family import Family
 
-FAMILIES = [conv_gemm.FAMILY, conv_k1.FAMILY, conv_winograd.FAMILY, conv_direct_tiled.FAMILY,
+FAMILIES = [conv_gemm.FAMILY, conv_k1.FAMILY, conv_winograd.FAMILY, conv_winograd_f4.FAMILY,
+            conv_direct_tiled.FAMILY,
             conv_depthwise.FAMILY, conv_gemm.SPLITK, direct_conv.FAMILY, pool_global.FAMILY,
             pool_rows.FAMILY, pool_strided.FAMILY, pool.FAMILY, matmul_tiled.FAMILY, matmul.FAMILY,
             eltwise.FAMILY, softmax.FAMILY, lrn.FAMILY, pad.FAMILY, resize.FAMILY,
