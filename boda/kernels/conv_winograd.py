@@ -170,10 +170,10 @@ class ConvWinograd(Family):
         return next(self.points(problem, device))
 
     def _tiles(self, problem, params) -> dict:
-        """The tile counts: 2x2 output tiles per row (ntx) and column (nty) of a plane, tiles
-        a plane holds (plane), blocks of tp tiles a plane holds (nblk), channel blocks
-        (nmb), and the tile slots a work-group's local memory holds (gtiles: tp for each
-        tile block its items may touch)."""
+        """The tile counts: output tiles (tile x tile) per row (ntx) and column (nty) of a
+        plane, tiles a plane holds (plane), blocks of tp tiles a plane holds (nblk), channel
+        blocks (nmb), and the tile slots a work-group's local memory holds (gtiles: tp for
+        each tile block its items may touch)."""
         geo = Geometry.of(problem)
         ntx, nty = cdiv(geo.ow, self.tile), cdiv(geo.oh, self.tile)
         nmb, local = cdiv(geo.mg, params["tm"]), params.get("local", 1)
@@ -192,7 +192,7 @@ class ConvWinograd(Family):
     def useful_flops(self, problem, params) -> float:
         """The GEMMs' flops, the input transforms' in flops of the same cost (work-groups
         that share a tile block each transform it), and the adds of each chunk's M into the
-        outputs (36 per tile and channel)."""
+        outputs (fold_flops per tile and channel)."""
         geo, tiles = Geometry.of(problem), self._tiles(problem, params)
         gemm = (problem.flops / self.multiply_cut * tile_waste(geo.mg, params["tm"])
                 * tile_waste(geo.oh, self.tile) * tile_waste(geo.ow, self.tile)
