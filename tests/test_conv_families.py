@@ -177,11 +177,13 @@ def test_winograd_f4_edges_match_reference(tp, device):
                                               ((8, 12), 6, 8, 1, True, False)):
         problem = Conv(2, c, m, size, (3, 3), (1, 1), (1, 1), (1, 1), (1, 1), group, bias,
                        ("relu",), residual)
-        params = dict(family.default(problem, device), tm=8, vw=4, tp=tp, local=1)
+        # 7 tiles of 8 channels would hold more accumulators than a CPU's register file
+        params = dict(family.default(problem, device), tm=4 if tp == 7 else 8, vw=4, tp=tp,
+                      local=1)
         params["cb"] = min(family.space(problem, device)["cb"])
         if not family.contains(problem, device, params):
             continue
         [trial] = ProblemBench(problem, device, seed=tp).check([(family, params)])
         assert trial.status == "ok", (size, params, trial.cause)
         checked += 1
-    assert checked >= 3, checked
+    assert checked >= 2, checked  # 7 tiles fit only the larger maps
