@@ -151,6 +151,8 @@ def _parser():
         description="Search the kernel families' parameter spaces for every distinct layer "
                     "problem of a model, verifying each candidate against the numpy "
                     "reference and timing it, and record every trial and the winners. "
+                    "Each new winner is then timed against the kernel that ran before it "
+                    "inside whole runs of the model, and set back where it is slower there. "
                     "Ctrl-C stops cleanly; running the same command again resumes and never "
                     "measures a recorded candidate twice.",
         epilog="strategies: exhaustive (every point), random, guided (evolutionary local "

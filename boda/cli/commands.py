@@ -257,8 +257,33 @@ def cmd_tune(args):
         tuner.close()
     bar.close()
     _print_tune_report(outcomes, time.perf_counter() - t0)
+    _check_in_runs(plan, device, db, tuner.device_key, outcomes, args.dtype)
     _race_side_by_side(plan, device, db, tuner.device_key, args.dtype)
     return 0
+
+
+def _check_in_runs(plan, device, db, device_key, outcomes, dtype):
+    """After the layers: each new winner against what ran before it, inside whole runs
+    (tuner/in_run.py); print the outcome."""
+    from ..tuner import in_run
+    from ..tuner.database import shipped_databases
+    verdicts = in_run.check(plan, device, db, device_key, outcomes,
+                            [db, *shipped_databases()], dtype,
+                            progress=lambda text: print(f"boda tune: {text}", flush=True))
+    if not verdicts:
+        return
+    rows = [(v.outcome.task.label, ms(v.before), ms(v.after), f"{v.before / v.after:.2f}x",
+             "the tuned kernel" if v.kept == "tuned" else "what ran before")
+            for v in verdicts]
+    print(table(rows, ["layer", "before ms", "tuned ms", "speedup", "kept"]))
+    back = sum(v.kept == "before" for v in verdicts)
+    before = sum(v.before * len(v.outcome.task.layers) for v in verdicts)
+    kept = sum((v.before if v.kept == "before" else v.after) * len(v.outcome.task.layers)
+               for v in verdicts)
+    print(f"inside whole runs (device-event medians, every layer apart): these layers "
+          f"{ms(before)} ms before -> {ms(kept)} ms with what was kept; {back} of "
+          f"{len(verdicts)} new winners were slower there than what ran before them and "
+          f"were set back to it")
 
 
 def _race_side_by_side(plan, device, db, device_key, dtype):

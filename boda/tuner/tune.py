@@ -17,7 +17,8 @@ of a Problem its best few candidates and the kernel the runtime served it before
 again in interleaved rounds, and the one with the lowest median over the rounds is the
 winner. So a tune never leaves a layer slower than what ran before it, and "before" in the
 report is that kernel's time; a second pass (time left over) races its finalists against
-that same kernel again, so "before" and "after" always come from one race.
+that same kernel again, so "before" and "after" always come from one race. `boda tune` then
+checks each new winner against that kernel inside whole runs (in_run.py).
 """
 from __future__ import annotations
 
