@@ -26,6 +26,7 @@ import numpy as np
 import onnx
 
 import boda
+from boda.compare.bench import PAUSE, WARMUP
 from boda.frontend import zoo
 from boda.tuner.database import TuningDB
 from common import interleaved_medians, machine_lines, ort_session, publish
@@ -73,9 +74,12 @@ def main():
     tuned = boda.compile(model, args.device, db=args.db)
     ref = ort_session(model)
     levels = [layer.level for layer in tuned.engine.layers]
+    # boda bench's turns: a pause, and 10 runs not counted, before each (right after
+    # onnxruntime's turn, its threads still spinning made boda's untuned turns read 1.3x
+    # slower on an Intel Xeon, which showed as a gain from tuning that whole runs lacked)
     t_untuned, t_tuned, t_ort = interleaved_medians(
         [lambda: untuned.run(None, {"data": x}), lambda: tuned.run(None, {"data": x}),
-         lambda: ref.run(None, {"data": x})], args.repeat)
+         lambda: ref.run(None, {"data": x})], args.repeat, pause=PAUSE, warmup=WARMUP)
     sums = []
     for sess in (untuned, tuned):
         prof = sess.engine.profile({"data": x}, repeat=20)
@@ -85,8 +89,9 @@ def main():
         f"{' --skip-tune' if args.skip_tune else ''}"
         f"{f' --budget {args.budget:g}' if args.budget else ''}`",
         *machine_lines(untuned.device),
-        f"Date: {time.strftime('%Y-%m-%d')}. Median of {args.repeat} runs after a warm-up, the "
-        "three engines taking turns of 10 runs in one process.", "",
+        f"Date: {time.strftime('%Y-%m-%d')}. Median of {args.repeat} runs, the three engines "
+        f"taking turns of 10 runs in one process, each turn after a {PAUSE:g} s pause and "
+        f"{WARMUP} runs not counted; load average (1 min) {os.getloadavg()[0]:.2f} after.", "",
         f"Layers served by the database: {levels.count('exact')} of {len(levels)} (exact "
         "device).", "",
         "| engine | end to end ms | vs untuned | vs onnxruntime | kernels in run ms | "
