@@ -74,14 +74,16 @@ def test_a_winner_slower_inside_runs_is_set_back(device, tmp_path):
 
 
 def test_only_changed_winners_are_checked(device, tmp_path):
-    """A Problem whose winner is what ran before, one skipped (a winner recorded earlier)
-    and one not reached are left out, and with nothing left no engine is built."""
+    """A Problem whose winner is what ran before, one skipped (a winner recorded earlier),
+    one not reached and one whose kernel before failed here (no time) are left out, and
+    with nothing left no engine is built."""
     plan = plan_model(two_convs())
     task = model_tasks(plan)[0]
     family, params = kernels.default_choice(task.problem, device, task.consts)
     same = Candidate.of(family.name, params)
     outcomes = [Outcome(task, family.name, dict(params), 1e-4, "default", same, 1e-4),
                 Outcome(task, "direct_conv", {}, 1e-4, "default", same, 1e-4, skipped=True),
-                Outcome(task, reached=False, before=math.nan)]
+                Outcome(task, reached=False, before=math.nan),
+                Outcome(task, "direct_conv", {}, math.nan, "default", same, 1e-4)]
     assert in_run.changed(outcomes) == []
     assert in_run.check(plan, device, None, "", outcomes, []) == []

@@ -57,8 +57,10 @@ class _Served(Lookup):
 
 
 def changed(outcomes) -> list:
-    """The outcomes whose winner this tune chose, and differs from what ran before."""
+    """The outcomes whose winner this tune chose, and differs from what ran before (which
+    ran in the tune's last race: not a kernel that fails here)."""
     return [o for o in outcomes if o.reached and not o.skipped and o.family and o.ran
+            and math.isfinite(o.before)
             and (o.family, params_key(o.params)) != (o.ran.family,
                                                      params_key(o.ran.param_dict))]
 
@@ -97,7 +99,7 @@ def check(plan, device, db, device_key: str, outcomes, databases, dtype: str = "
     for o in todo:
         t_before, t_after = (statistics.median(t) for t in times[id(o)])
         keep = "tuned"
-        if t_after > t_before * (1 + MARGIN) and math.isfinite(o.before):
+        if t_after > t_before * (1 + MARGIN):
             keep = "before"
             _set_back(db, device_key, o, dtype)
         verdicts.append(Verdict(o, t_before, t_after, keep))
