@@ -21,11 +21,12 @@ from boda.tuner.tune import Outcome, model_tasks
 
 
 def two_convs():
-    """A 1x1 conv then a 3x3 conv, each with a Problem of its own."""
+    """Two 3x3 convs, each with a Problem of its own, where the one-output-per-work-item
+    kernel takes milliseconds more than the default (on PoCL 40-80x its time)."""
     rng = np.random.default_rng(0)
-    w1 = onnx.numpy_helper.from_array(rng.standard_normal((64, 32, 1, 1), np.float32), "w1")
+    w1 = onnx.numpy_helper.from_array(rng.standard_normal((64, 32, 3, 3), np.float32), "w1")
     w2 = onnx.numpy_helper.from_array(rng.standard_normal((64, 64, 3, 3), np.float32), "w2")
-    nodes = [helper.make_node("Conv", ["x", "w1"], ["a"]),
+    nodes = [helper.make_node("Conv", ["x", "w1"], ["a"], pads=[1, 1, 1, 1]),
              helper.make_node("Conv", ["a", "w2"], ["y"], pads=[1, 1, 1, 1])]
     g = helper.make_graph(nodes, "two", [helper.make_tensor_value_info(
         "x", TensorProto.FLOAT, [1, 32, 28, 28])], [helper.make_tensor_value_info(
@@ -58,11 +59,11 @@ def test_a_winner_slower_inside_runs_is_set_back(device, tmp_path):
                        "gflops": 1.0, "default_seconds": 2e-4})
         outcomes.append(Outcome(task, new.family, new.param_dict, before=2e-4,
                                 served="default", ran=ran, after=1e-4))
-    verdicts = in_run.check(plan, device, db, key, outcomes, [db], rounds=3)
+    verdicts = in_run.check(plan, device, db, key, outcomes, [db], rounds=4)
     assert [v.outcome for v in verdicts] == outcomes
     first, second = verdicts
-    assert first.kept == "before" and first.after > first.before > 0
-    assert second.kept == "tuned" and second.before > second.after > 0
+    assert first.kept == "before" and first.after > first.before > 0, first
+    assert second.kept == "tuned" and second.before > second.after > 0, second
     lookup = Lookup([db])
     for task, want in zip(tasks, ("before", "tuned")):
         choice = lookup.choose(task.problem, device, task.consts)

@@ -24,6 +24,7 @@ from ..kernels.selection import Lookup
 from ..kernels.templating import template_hash
 from ..runtime import Engine
 from .db_keys import params_key
+from .side_by_side import random_feeds
 
 MARGIN = 0.02  # slower by less than this inside runs: the faster-alone kernel stays
 
@@ -79,6 +80,9 @@ def check(plan, device, db, device_key: str, outcomes, databases, dtype: str = "
               (BY_NAME[o.ran.family], o.ran.param_dict, o.served) for o in todo}
     after = Engine(plan, device, lookup=_Served(databases, {}), dtype=dtype)
     before = Engine(plan, device, after.backend, _Served(databases, forced), dtype)
+    feeds = random_feeds(plan)
+    for engine in (before, after):
+        engine.run(feeds)
     progress(f"timing {len(todo)} newly tuned layers inside whole runs against the kernels "
              f"that ran before ({rounds} rounds)")
     by_name = {layer: o for o in todo for layer in o.task.layers}
