@@ -219,8 +219,9 @@ def cmd_tune(args):
     from tqdm import tqdm
 
     from ..devices import require_dtype
+    from ..kernels.selection import Lookup
     from ..plan import plan_model
-    from ..tuner.database import TuningDB, default_path
+    from ..tuner.database import TuningDB, default_path, shipped_databases
     from ..tuner.tune import Tuner, model_tasks, tune_tasks
     if args.budget <= 0:
         raise BodaError("--budget must be positive")
@@ -244,8 +245,12 @@ def cmd_tune(args):
         best_text = f"{best * 1e3:.3f} ms" if math.isfinite(best) else "-"
         bar.set_postfix_str(f"[{index[id(task)] + 1}/{len(tasks)}] {task.problem.kind} "
                             f"{task.layers[0]}: {measured} measured, best {best_text}")
+    # what the lookup reads, the user's database first: loaded once for the search's
+    # "before", the in-run check and the side-by-side race
+    databases = [db, *shipped_databases()]
     tuner = Tuner(device, db, args.strategy, args.seed, workers=args.workers,
-                  progress=None if args.quiet else progress, dtype=args.dtype)
+                  progress=None if args.quiet else progress, dtype=args.dtype,
+                  lookup=Lookup(databases))
     try:
         outcomes = tune_tasks(tuner, tasks, args.budget, args.retune)
     except KeyboardInterrupt:
@@ -257,18 +262,16 @@ def cmd_tune(args):
         tuner.close()
     bar.close()
     _print_tune_report(outcomes, time.perf_counter() - t0)
-    _check_in_runs(plan, device, db, tuner.device_key, outcomes, args.dtype)
-    _race_side_by_side(plan, device, db, tuner.device_key, args.dtype)
+    _check_in_runs(plan, device, db, tuner.device_key, outcomes, databases, args.dtype)
+    _race_side_by_side(plan, device, db, tuner.device_key, databases, args.dtype)
     return 0
 
 
-def _check_in_runs(plan, device, db, device_key, outcomes, dtype):
+def _check_in_runs(plan, device, db, device_key, outcomes, databases, dtype):
     """After the layers: each new winner against what ran before it, inside whole runs
     (tuner/in_run.py); print the outcome."""
     from ..tuner import in_run
-    from ..tuner.database import shipped_databases
-    verdicts = in_run.check(plan, device, db, device_key, outcomes,
-                            [db, *shipped_databases()], dtype,
+    verdicts = in_run.check(plan, device, db, device_key, outcomes, databases, dtype,
                             progress=lambda text: print(f"boda tune: {text}", flush=True))
     if not verdicts:
         return
@@ -286,13 +289,12 @@ def _check_in_runs(plan, device, db, device_key, outcomes, dtype):
           f"were set back to it")
 
 
-def _race_side_by_side(plan, device, db, device_key, dtype):
+def _race_side_by_side(plan, device, db, device_key, databases, dtype):
     """After the layers: race each group of independent layers apart against side by side
     (tuner/side_by_side.py) and print the outcome."""
     from ..kernels.side_by_side import APART
     from ..tuner import side_by_side
-    from ..tuner.database import shipped_databases
-    rows = side_by_side.race(plan, device, db, device_key, [db, *shipped_databases()], dtype,
+    rows = side_by_side.race(plan, device, db, device_key, databases, dtype,
                              progress=lambda text: print(f"boda tune: {text}", flush=True))
     if not rows:
         return
