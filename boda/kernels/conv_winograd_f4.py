@@ -10,8 +10,11 @@ round more, so its tolerance is looser still.
 Measured alone on PoCL (Zen 4, AVX-512), against conv_winograd's default: 0.17-0.20 ms
 against 0.20-0.25 on SqueezeNet's 55x55 layer, 0.74-0.76 against 0.88 on ResNet-18's 56x56
 one, about even at 27x27 and 13x13 (a noisy machine: the same kernel moved 20% between
-rounds). Elsewhere it is unmeasured, so its estimate there keeps it from being the untuned
-choice: it is a candidate for the tuner.
+rounds). Its estimate treats every PoCL device with 32 vector registers alike, so it is the
+untuned choice at 55/56 and 28 wide maps on an Intel Xeon with AVX-512 too, where it loses at
+28x28 (ResNet-18: 1.00 ms alone against conv_winograd's 0.75; the shipped Xeon tune serves
+the measured choice). Elsewhere it is unmeasured, so its estimate there keeps it from being
+the untuned choice: it is a candidate for the tuner.
 """
 from __future__ import annotations
 
