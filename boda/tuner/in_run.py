@@ -19,12 +19,10 @@ import statistics
 from dataclasses import dataclass
 
 from ..kernels import BY_NAME
-from ..kernels import side_by_side as sbs
-from ..kernels.selection import Lookup
 from ..kernels.templating import template_hash
 from ..runtime import Engine
 from .db_keys import params_key
-from .side_by_side import random_feeds
+from .side_by_side import ForcedGroups, random_feeds
 
 MARGIN = 0.02  # slower by less than this inside runs: the faster-alone kernel stays
 
@@ -38,12 +36,12 @@ class Verdict:
     kept: str             # "tuned" or "before"
 
 
-class _Served(Lookup):
-    """Every group apart; kernels as the databases say, except the Problems in `forced`
-    ((signature, const operands) -> (Family, params, level))."""
+class _Served(ForcedGroups):
+    """Every group apart (the race's first way); kernels as the databases say, except the
+    Problems in `forced` ((signature, const operands) -> (Family, params, level))."""
 
     def __init__(self, databases, forced: dict):
-        super().__init__(databases)
+        super().__init__(databases, 0)
         self.forced = forced
 
     def choose(self, problem, device, const_operands=None, dtype="float32"):
@@ -52,9 +50,6 @@ class _Served(Lookup):
             return super().choose(problem, device, const_operands, dtype)
         family, params, level = forced
         return family, params, level, "before the tune"
-
-    def side_by_side(self, members, device, dtype="float32"):
-        return sbs.APART, "tune"
 
 
 def changed(outcomes) -> list:
