@@ -32,12 +32,13 @@ from boda.tuner.database import TuningDB
 from common import interleaved_medians, machine_lines, ort_session, publish
 
 HERE = Path(__file__).resolve().parent
+DEFAULT_DB = str(HERE / "results" / "tuning.sqlite")
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="squeezenet1_1", help="a zoo model name")
-    ap.add_argument("--db", default=str(HERE / "results" / "tuning.sqlite"))
+    ap.add_argument("--db", default=DEFAULT_DB)
     ap.add_argument("--skip-tune", action="store_true", help="use the database as it is")
     ap.add_argument("--budget", type=float, help="boda tune --budget (default: its default)")
     ap.add_argument("--device", default=None)
@@ -87,7 +88,8 @@ def main():
     lines += [
         f"Command: `python benchmarks/tuning.py --model {args.model} --repeat {args.repeat}"
         f"{' --skip-tune' if args.skip_tune else ''}"
-        f"{f' --budget {args.budget:g}' if args.budget else ''}`",
+        f"{f' --budget {args.budget:g}' if args.budget else ''}"
+        f"{f' --db {args.db}' if args.db != DEFAULT_DB else ''}`",
         *machine_lines(untuned.device),
         f"Date: {time.strftime('%Y-%m-%d')}. Median of {args.repeat} runs, the three engines "
         f"taking turns of 10 runs in one process, each turn after a {PAUSE:g} s pause and "
