@@ -11,9 +11,9 @@ from boda.ir.problems import Conv
 from boda.tuner.measure import ProblemBench
 
 CONV_FAMILIES = ["conv_gemm", "conv_k1", "conv_winograd", "conv_winograd_f4", "conv_splitk",
-                 "conv_direct_tiled", "conv_depthwise"]
+                 "conv_direct_tiled", "conv_depthwise", "conv_gemm_panel"]
 RESIDUAL_FAMILIES = ["conv_gemm", "conv_k1", "conv_winograd", "conv_winograd_f4", "conv_splitk",
-                     "conv_direct_tiled", "direct_conv"]  # add a residual
+                     "conv_direct_tiled", "direct_conv", "conv_gemm_panel"]  # add a residual
 
 
 @st.composite
@@ -187,3 +187,21 @@ def test_winograd_f4_edges_match_reference(tp, device):
         assert trial.status == "ok", (size, params, trial.cause)
         checked += 1
     assert checked >= 2, checked  # 7 tiles fit only the larger maps
+
+
+@pytest.mark.parametrize("panel,kc,tp", [(4, 16, 4), (16, 16, 4), (2, 32, 8), (8, 16, 1)])
+def test_gemm_panel_chunks_and_last_panel_match_reference(panel, kc, tp, device):
+    """conv_gemm_panel's accumulators wait in a private array between chunks of kc input
+    channels: channels that do not fill the last chunk (40 = 16 + 16 + 8 a group), pixel
+    tiles that do not fill the last panel (7x7: 13 tiles of 4, 7 of 8), the last tile
+    shifted back to store whole vectors, padding (the bounds-checked and interior taps),
+    two groups, a residual and bias, two images, against the numpy reference on
+    NaN-poisoned outputs."""
+    family = kernels.BY_NAME["conv_gemm_panel"]
+    problem = Conv(2, 80, 24, (7, 7), (3, 3), (1, 1), (1, 1), (1, 1), (1, 1), 2, True,
+                   ("relu",), True)
+    params = dict(family.default(problem, device), tm=8, vw=4, tp=tp, panel=panel, kc=kc,
+                  local=1)
+    assert family.contains(problem, device, params), params
+    [trial] = ProblemBench(problem, device, seed=panel).check([(family, params)])
+    assert trial.status == "ok", (params, trial.cause)

@@ -12,16 +12,17 @@ import importlib
 import os
 
 from ..errors import BodaError
-from . import (conv_depthwise, conv_direct_tiled, conv_gemm, conv_k1, conv_winograd,
-               conv_winograd_f4,
+from . import (conv_depthwise, conv_direct_tiled, conv_gemm, conv_gemm_panel, conv_k1,
+               conv_winograd, conv_winograd_f4,
                convtranspose, direct_conv, eltwise, gather, lrn, matmul, matmul_tiled, norm,
                pad, pool, pool_global, pool_rows, pool_strided, reduce, resize, softmax, topk)
 from .family import Family
 
 FAMILIES = [conv_gemm.FAMILY, conv_k1.FAMILY, conv_winograd.FAMILY, conv_winograd_f4.FAMILY,
             conv_direct_tiled.FAMILY,
-            conv_depthwise.FAMILY, conv_gemm.SPLITK, direct_conv.FAMILY, pool_global.FAMILY,
-            pool_rows.FAMILY, pool_strided.FAMILY, pool.FAMILY, matmul_tiled.FAMILY, matmul.FAMILY,
+            conv_depthwise.FAMILY, conv_gemm.SPLITK, conv_gemm_panel.FAMILY, direct_conv.FAMILY,
+            pool_global.FAMILY, pool_rows.FAMILY, pool_strided.FAMILY, pool.FAMILY,
+            matmul_tiled.FAMILY, matmul.FAMILY,
             eltwise.FAMILY, softmax.FAMILY, lrn.FAMILY, pad.FAMILY, resize.FAMILY,
             convtranspose.FAMILY, reduce.FAMILY, norm.FAMILY, gather.FAMILY, topk.FAMILY]
 BY_NAME = {f.name: f for f in FAMILIES}
