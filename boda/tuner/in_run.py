@@ -36,7 +36,7 @@ class Verdict:
     kept: str             # "tuned" or "before"
 
 
-class _Served(ForcedGroups):
+class Served(ForcedGroups):
     """Every group apart (the race's first way); kernels as the databases say, except the
     Problems in `forced` ((signature, const operands) -> (Family, params, level))."""
 
@@ -73,8 +73,8 @@ def check(plan, device, db, device_key: str, outcomes, databases, dtype: str = "
         return []
     forced = {(o.task.problem.signature, o.task.consts):
               (BY_NAME[o.ran.family], o.ran.param_dict, o.served) for o in todo}
-    after = Engine(plan, device, lookup=_Served(databases, {}), dtype=dtype)
-    before = Engine(plan, device, after.backend, _Served(databases, forced), dtype)
+    after = Engine(plan, device, lookup=Served(databases, {}), dtype=dtype)
+    before = Engine(plan, device, after.backend, Served(databases, forced), dtype)
     feeds = random_feeds(plan)
     for engine in (before, after):
         engine.run(feeds)
