@@ -7,12 +7,13 @@ alone: what a kernel costs where an inference meets it, not only on warm caches.
 The layers are those whose problem signature contains --match (default: ResNet-18's 7x7
 512-channel 3x3 convolutions). For each kernel in --kernels (family:params, ';' between
 kernels; default: conv_gemm's tuned tile on the Intel Xeon and conv_gemm_panel's default
-there), an engine on the default CPU device serves that kernel for those layers and the
-tuning databases' choice for the rest, every group of layers apart. All engines first run
-once on random inputs, then their whole launch sequences are timed by device events in
-interleaved rounds (3 runs an engine a round); a kernel's "in runs" is the median over
-runs of the chosen layers' summed times, "alone" the same layers each launched three
-times in a row, the third timed.
+there), two engines on the default CPU device, made in mirrored order, serve that kernel for
+those layers and the tuning databases' choice for the rest, every group of layers apart.
+All engines first run once on random inputs, then their whole launch sequences are timed
+by device events in interleaved rounds (3 runs an engine a round, the order reversed every
+other round); a kernel's "in runs" is the median over both engines' runs of the chosen
+layers' summed times, "alone" the same layers each launched three times in a row, the
+third timed (the mean of its two engines).
 """
 from __future__ import annotations
 
@@ -59,35 +60,40 @@ def main():
         sys.exit(f"no layer of {args.model} matches {args.match!r}")
     kernels = [parse_kernel(k) for k in args.kernels.split(";") if k.strip()]
     databases = open_databases()
+    # two engines a kernel, made in mirrored order (k0 .. kn, kn .. k0): where engines hold
+    # much memory, one made later can run faster (boda/tuner/in_run.py)
+    order = list(range(len(kernels))) + list(range(len(kernels)))[::-1]
     engines = []
-    for family, params in kernels:
+    for k in order:
+        family, params = kernels[k]
         forced = {(s.problem.signature, plan.const_operands(s)): (family, params, "forced")
                   for s in steps}
-        backend = engines[0].backend if engines else None
-        engines.append(Engine(plan, device, backend, Served(databases, forced)))
+        backend = engines[0][1].backend if engines else None
+        engines.append((k, Engine(plan, device, backend, Served(databases, forced))))
     load = [os.getloadavg()[0]]
     feeds = random_feeds(plan)
     names = {s.name for s in steps}
     chosen = []
-    for engine in engines:
+    for _, engine in engines:
         engine.run(feeds)
         chosen.append([i for i, u in enumerate(engine.units)
                        if any(engine.layers[k].step.name in names for k in u.layers)])
-    in_runs = [[] for _ in engines]
-    walls = [[] for _ in engines]
-    with engines[0].backend.busy():
-        for engine in engines:
+    in_runs = [[] for _ in kernels]
+    walls = [[] for _ in kernels]
+    alone = [[] for _ in kernels]
+    with engines[0][1].backend.busy():
+        for _, engine in engines:
             engine.backend.time_sequence(engine.launches(), 2)  # warm up
-        for _ in range(args.rounds):
-            for k, engine in enumerate(engines):
+        for r in range(args.rounds):
+            turns = list(zip(engines, chosen))
+            for (k, engine), units in (turns if r % 2 == 0 else turns[::-1]):
                 for seq in engine.backend.time_sequence(engine.launches(), 3):
-                    in_runs[k].append(sum(seq[i] for i in chosen[k]))
+                    in_runs[k].append(sum(seq[i] for i in units))
                     walls[k].append(sum(seq))
-        alone = []
-        for k, engine in enumerate(engines):
+        for (k, engine), units in zip(engines, chosen):
             launches = engine.launches()
-            alone.append(sum(statistics.median(s[2] for s in engine.backend.time_sequence(
-                [launches[i]] * 3, 10)) for i in chosen[k]))
+            alone[k].append(sum(statistics.median(s[2] for s in engine.backend.time_sequence(
+                [launches[i]] * 3, 10)) for i in units))
     load.append(os.getloadavg()[0])
     ms = 1e3
     base = statistics.median(in_runs[0])
@@ -100,12 +106,13 @@ def main():
              + "`", "", *machine_lines(device), "",
              f"Layers: {', '.join(s.name for s in steps)} (signature containing "
              f"`{args.match}`). Load average {load[0]:.2f} before, {load[1]:.2f} after; "
-             f"{args.rounds} interleaved rounds of 3 runs an engine, device-event medians.", "",
+             f"{args.rounds} interleaved rounds of 3 runs an engine, two engines a kernel made in "
+             "mirrored order (the turns reversed every other round), device-event medians.", "",
              "| kernel | layers in runs ms | layers alone ms | in runs / alone | "
              "in runs / the first kernel's | whole run's kernels ms |",
              "|---|---|---|---|---|---|"]
     for (family, params), t, a, w in zip(kernels, in_runs, alone, walls):
-        med = statistics.median(t)
+        med, a = statistics.median(t), statistics.mean(a)
         desc = f"{family.name} " + ",".join(f"{k}={v}" for k, v in sorted(params.items()))
         lines.append(f"| {desc} | {med * ms:.3f} | {a * ms:.3f} | {med / a:.2f} | "
                      f"{med / base:.3f} | {statistics.median(w) * ms:.3f} |")

@@ -225,8 +225,8 @@ def test_deep_layers_on_7_wide_maps_run_whole_rows_on_cpu_threads(fixture):
     one whole row x one vector of channels (Zen 3: 2.5-2.8 ms a layer against conv_gemm's
     3.8-4.8); with AVX-512's 32 it is conv_gemm's tile (Zen 5: 0.81-0.90 ms against the
     whole row's 1.18) over a panel of pixel tiles, conv_gemm_panel, since its 9.4 MB of
-    filters come from memory inside runs (Intel Xeon, three layers in runs: 5.2-5.3 ms with
-    conv_gemm, 4.2-4.9 with the panel). The strided layer into the 7x7 stage keeps
+    filters come from memory inside runs (Intel Xeon, the three layers in runs 0.92-0.95x
+    conv_gemm's time: benchmarks/layers_in_runs.py). The strided layer into the 7x7 stage keeps
     conv_gemm, measured faster there, and its 14x14 stage runs the same family with and
     without the residual (a family that takes the residual takes it in its epilogue:
     conv_winograd by the estimate)."""

@@ -9,7 +9,9 @@ out by the other layers' (ResNet-18's 7x7 512-channel convs hold 9.4 MB each), s
 conv_gemm's first pixel tile of each channel tile waits on memory for its whole filter block.
 Measured on a 2-core Intel Xeon (PoCL): conv_gemm's tuned 64 x 4 tile on those layers took
 1.11 ms alone and 1.75 ms inside runs; 1.37 ms once 12 MB of other layers' filters had run
-between two of its launches. A panel spreads the filter stream over the whole kernel.
+between two of its launches. A panel spreads the filter stream over the whole kernel and
+reads each filter block from L1 for the panel's other tiles: 0.92-0.95x conv_gemm's time
+on those layers in runs, 0.87-0.94x alone.
 
 Parameters: conv_gemm's (tm, vw, tp, ku is not used, interior, local), panel (pixel tiles
 per work-item) and kc (input channels per chunk). The panel's accumulators are limited to
@@ -24,9 +26,9 @@ from .templating import KernelSource, cdiv, round_up
 
 PANEL_BYTES = 16384  # the panel's accumulators: a third of a 48 KB L1, a half of 32 KB
 # Filters this large come from memory inside whole runs, where the panel pays (measured on
-# the Intel Xeon inside ResNet-18's runs: 9.4 MB a layer 5.2-5.3 -> 4.2-4.9 ms for three
-# layers; 2.4 MB a layer (14x14, 256 channels) and 2 MB (SqueezeNet's classifier) no gain,
-# 0-20% slower)
+# the Intel Xeon, benchmarks/layers_in_runs.py, two engines a kernel in mirrored order:
+# ResNet-18's three 9.4 MB layers 0.92-0.95x conv_gemm's time in runs, 0.87-0.94x alone;
+# at 2.4 MB a layer (14x14, 256 channels) and 2 MB (SqueezeNet's classifier) 0-20% slower)
 FROM_MEMORY = 8 << 20
 PANELS = (2, 4, 8, 16, 32)
 CHUNKS = (16, 32, 64, 128)
