@@ -3,7 +3,8 @@ at each work-group size the members share (kernels.side_by_side).
 
 Run after the layers' own kernels are tuned, since a group's key names them. One engine is
 built per option (every group at its first option, its second, ...; a group with fewer
-options runs apart there) and their whole-network launch sequences are timed in interleaved
+options runs apart there), twice, in mirrored order (where engines hold much memory one made
+later can run faster), and their whole-network launch sequences are timed in interleaved
 rounds by device events, as inferences run; a group's time in an engine is the sum of its
 launches' times (groups alike, such as two fire modules of one shape, share one key in the
 database and one race: their mean). Each engine's outputs must match the all-apart
@@ -58,25 +59,31 @@ def race(plan, device, db, device_key: str, databases, dtype: str = "float32",
     if not groups:
         return []
     options = {tuple(g): sbs.choices(base.members(g), device) for g in groups}
-    engines = [base] + [Engine(plan, device, base.backend, ForcedGroups(databases, i), dtype)
-                        for i in range(1, max(map(len, options.values())))]
+    count = max(map(len, options.values()))
+    # two engines an option, made in mirrored order (0 .. n-1, n-1 .. 0): where engines
+    # hold much memory one made later can run faster (in_run.py)
+    engines = [(0, base)] + [(i, Engine(plan, device, base.backend, ForcedGroups(databases, i),
+                                        dtype))
+                             for i in list(range(1, count)) + list(range(count))[::-1]]
     progress(f"racing {len(groups)} groups of layers side by side against apart "
              f"({len(engines)} engines, {rounds} rounds)")
     feeds = random_feeds(plan)
     expected = base.run(feeds)
-    wrong = [any(max_rel_error(got[k], expected[k]) > 1e-3 for k in expected)
-             for got in (e.run(feeds) for e in engines)]
+    wrong = [False] * count
+    for i, e in engines:
+        got = e.run(feeds)
+        wrong[i] = wrong[i] or any(max_rel_error(got[k], expected[k]) > 1e-3 for k in expected)
     keys = {}  # groups that compute the same thing with the same kernels share one race
     for g in groups:
         keys.setdefault(sbs.SideBySide.of(base.members(g), dtype), []).append(g)
-    times = [{key: [] for key in keys} for _ in engines]
-    for _ in range(rounds):
-        for e, per_key in zip(engines, times):
+    times = [{key: [] for key in keys} for _ in range(count)]
+    for r in range(rounds):
+        for i, e in (engines if r % 2 == 0 else engines[::-1]):
             [sequence] = e.backend.time_sequence(e.launches(), 1)
             for key, same in keys.items():
                 layers = {k for g in same for k in g}
-                per_key[key].append(sum(t for unit, t in zip(e.units, sequence)
-                                        if layers & set(unit.layers)) / len(same))
+                times[i][key].append(sum(t for unit, t in zip(e.units, sequence)
+                                         if layers & set(unit.layers)) / len(same))
     out = []
     for key, same in keys.items():
         db.add_problem(key)
