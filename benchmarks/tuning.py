@@ -8,8 +8,10 @@ boda tuned and onnxruntime side by side in one run.
 Without --skip-tune the database is emptied first and the tuner gets an empty PoCL kernel
 cache (POCL_CACHE_DIR), so the tuning time is that of a first tuning. End-to-end times are
 wall-clock medians of session.run, the engines taking turns of 10 runs
-(benchmarks/common.interleaved_medians); the per-layer sums are device-event medians of each
-kernel inside whole runs (Engine.profile).
+(benchmarks/common.interleaved_medians), two sessions of untuned and of tuned boda made in
+mirrored order (the mean of the two: in one process a session made later can run faster);
+the per-layer sums are device-event medians of each kernel inside whole runs
+(Engine.profile).
 """
 from __future__ import annotations
 
@@ -71,16 +73,20 @@ def main():
                   "kernel cache.", ""]
 
     x = np.random.default_rng(0).standard_normal((1, 3, 224, 224)).astype(np.float32)
-    untuned = boda.compile(model, args.device, db=False)
-    tuned = boda.compile(model, args.device, db=args.db)
+    # two sessions a side, made in mirrored order: of identical ResNet-18 engines in one
+    # process each made later ran faster on an Intel Xeon (tuner/in_run.py)
+    sessions = [boda.compile(model, args.device, db=db)
+                for db in (False, args.db, args.db, False)]
+    untuned, tuned = sessions[0], sessions[1]
     ref = ort_session(model)
     levels = [layer.level for layer in tuned.engine.layers]
     # boda bench's turns: a pause, and 10 runs not counted, before each (right after
     # onnxruntime's turn, its threads still spinning made boda's untuned turns read 1.3x
     # slower on an Intel Xeon, which showed as a gain from tuning that whole runs lacked)
-    t_untuned, t_tuned, t_ort = interleaved_medians(
-        [lambda: untuned.run(None, {"data": x}), lambda: tuned.run(None, {"data": x}),
-         lambda: ref.run(None, {"data": x})], args.repeat, pause=PAUSE, warmup=WARMUP)
+    t = interleaved_medians([lambda s=s: s.run(None, {"data": x}) for s in sessions]
+                            + [lambda: ref.run(None, {"data": x})],
+                            args.repeat, pause=PAUSE, warmup=WARMUP)
+    t_untuned, t_tuned, t_ort = (t[0] + t[3]) / 2, (t[1] + t[2]) / 2, t[4]
     sums = []
     for sess in (untuned, tuned):
         prof = sess.engine.profile({"data": x}, repeat=20)
@@ -91,8 +97,9 @@ def main():
         f"{f' --budget {args.budget:g}' if args.budget else ''}"
         f"{f' --db {args.db}' if args.db != DEFAULT_DB else ''}`",
         *machine_lines(untuned.device),
-        f"Date: {time.strftime('%Y-%m-%d')}. Median of {args.repeat} runs, the three engines "
-        f"taking turns of 10 runs in one process, each turn after a {PAUSE:g} s pause and "
+        f"Date: {time.strftime('%Y-%m-%d')}. Median of {args.repeat} runs, the engines "
+        f"(two sessions each of untuned and tuned boda, made in mirrored order: the mean of "
+        f"the two) taking turns of 10 runs in one process, each turn after a {PAUSE:g} s pause and "
         f"{WARMUP} runs not counted; load average (1 min) {os.getloadavg()[0]:.2f} after.", "",
         f"Layers served by the database: {levels.count('exact')} of {len(levels)} (exact "
         "device).", "",
