@@ -29,10 +29,9 @@ from boda.devices.selection import select_device  # noqa: E402
 from boda.frontend import zoo  # noqa: E402
 from boda.kernels import BY_NAME  # noqa: E402
 from boda.plan import plan_model  # noqa: E402
-from boda.runtime import Engine  # noqa: E402
 from boda.tuner.database import open_databases  # noqa: E402
 from boda.tuner.in_run import Served  # noqa: E402
-from boda.tuner.side_by_side import random_feeds  # noqa: E402
+from boda.tuner.side_by_side import in_turns, mirrored_engines, random_feeds  # noqa: E402
 
 DEFAULT_MATCH = "c=512,m=512,in_size=7x7,kernel=3x3"
 DEFAULT_KERNELS = ("conv_gemm:interior=1,ku=1,local=4,tm=64,tp=4,vw=16;"
@@ -60,16 +59,10 @@ def main():
         sys.exit(f"no layer of {args.model} matches {args.match!r}")
     kernels = [parse_kernel(k) for k in args.kernels.split(";") if k.strip()]
     databases = open_databases()
-    # two engines a kernel, made in mirrored order (k0 .. kn, kn .. k0): where engines hold
-    # much memory, one made later can run faster (boda/tuner/in_run.py)
-    order = list(range(len(kernels))) + list(range(len(kernels)))[::-1]
-    engines = []
-    for k in order:
-        family, params = kernels[k]
-        forced = {(s.problem.signature, plan.const_operands(s)): (family, params, "forced")
-                  for s in steps}
-        backend = engines[0][1].backend if engines else None
-        engines.append((k, Engine(plan, device, backend, Served(databases, forced))))
+    lookups = [Served(databases, {(s.problem.signature, plan.const_operands(s)):
+                                  (family, params, "forced") for s in steps})
+               for family, params in kernels]
+    engines = mirrored_engines(plan, device, lookups)
     load = [os.getloadavg()[0]]
     feeds = random_feeds(plan)
     names = {s.name for s in steps}
@@ -85,8 +78,7 @@ def main():
         for _, engine in engines:
             engine.backend.time_sequence(engine.launches(), 2)  # warm up
         for r in range(args.rounds):
-            turns = list(zip(engines, chosen))
-            for (k, engine), units in (turns if r % 2 == 0 else turns[::-1]):
+            for (k, engine), units in in_turns(list(zip(engines, chosen)), r):
                 for seq in engine.backend.time_sequence(engine.launches(), 3):
                     in_runs[k].append(sum(seq[i] for i in units))
                     walls[k].append(sum(seq))

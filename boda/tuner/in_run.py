@@ -22,9 +22,8 @@ from dataclasses import dataclass
 
 from ..kernels import BY_NAME
 from ..kernels.templating import template_hash
-from ..runtime import Engine
 from .db_keys import params_key
-from .side_by_side import ForcedGroups, random_feeds
+from .side_by_side import ForcedGroups, in_turns, mirrored_engines, random_feeds
 
 MARGIN = 0.02  # slower by less than this inside runs: the faster-alone kernel stays
 
@@ -75,15 +74,10 @@ def check(plan, device, db, device_key: str, outcomes, databases, dtype: str = "
         return []
     forced = {(o.task.problem.signature, o.task.consts):
               (BY_NAME[o.ran.family], o.ran.param_dict, o.served) for o in todo}
-    # two engines a side, made in mirrored order (after, before, before, after): on an
-    # Intel Xeon, of identical ResNet-18 engines each made later ran faster, the fourth 4%
-    # than the first (their 7x7 layers up to 10%), so one engine a side favoured the side
-    # made second
-    first = Engine(plan, device, lookup=Served(databases, {}), dtype=dtype)
-    engines = [(1, first), (0, Engine(plan, device, first.backend, Served(databases, forced),
-                                      dtype)),
-               (0, Engine(plan, device, first.backend, Served(databases, forced), dtype)),
-               (1, Engine(plan, device, first.backend, Served(databases, {}), dtype))]
+    # side 0 what ran before, side 1 the new winners; one engine a side favoured the side
+    # made second (mirrored_engines)
+    engines = mirrored_engines(plan, device, [Served(databases, forced), Served(databases, {})],
+                               dtype)
     feeds = random_feeds(plan)
     for _, engine in engines:
         engine.run(feeds)
@@ -94,7 +88,7 @@ def check(plan, device, db, device_key: str, outcomes, databases, dtype: str = "
     for _, engine in engines:  # warm up: caches, PoCL's workers
         engine.backend.time_sequence(engine.launches(), 2)
     for r in range(rounds):
-        for side, engine in (engines if r % 2 == 0 else engines[::-1]):
+        for side, engine in in_turns(engines, r):
             for sequence in engine.backend.time_sequence(engine.launches(), 2):
                 per = {}  # every unit is one layer: the groups run apart
                 for unit, seconds in zip(engine.units, sequence):
