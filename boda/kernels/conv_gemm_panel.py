@@ -20,7 +20,7 @@ array this large lives in slow memory (Oclgrind, a simulator, runs it for its ch
 """
 from __future__ import annotations
 
-from .conv_common import Geometry, is_conv2d, reblock_filters
+from .conv_common import Geometry
 from .conv_gemm import ConvGemm
 from .templating import KernelSource, cdiv, round_up
 
@@ -37,9 +37,6 @@ CHUNKS = (16, 32, 64, 128)
 class ConvGemmPanel(ConvGemm):
     name = "conv_gemm_panel"
     template = "conv_gemm_panel.j2"
-
-    def applies(self, problem) -> bool:
-        return is_conv2d(problem, residual=True)
 
     def efficiency_for(self, problem, params: dict, device) -> float:
         """conv_gemm's share of peak, higher where the filters come from memory inside runs
@@ -87,9 +84,6 @@ class ConvGemmPanel(ConvGemm):
         geo = Geometry.of(problem)
         panels = cdiv(cdiv(geo.pixels, params["tp"]), params.get("panel", 1))
         return geo.n * geo.g * cdiv(geo.mg, params["tm"]) * panels
-
-    def transforms(self, problem, params) -> dict:
-        return {1: reblock_filters(problem, params["tm"], packed=True)}
 
     def render(self, problem, params, views, lang: str,
                dtype: str = "float32") -> KernelSource:
