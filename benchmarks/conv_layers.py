@@ -23,7 +23,7 @@ from common import machine_lines, median_seconds, ort_session, publish
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default="squeezenet1_1", help="a zoo model name")
     ap.add_argument("--batch", default="1,8", help="comma-separated batch sizes")
     ap.add_argument("--sample", type=int, default=6, help="random points per family")

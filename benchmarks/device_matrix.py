@@ -69,7 +69,7 @@ CONFIGS = {
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--one", nargs="+", metavar="ARG")
     ap.add_argument("--models", default="squeezenet1_0,squeezenet1_1,mobilenet,resnet18")
     ap.add_argument("--out", default=None)

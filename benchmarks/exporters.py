@@ -31,7 +31,7 @@ from torch_exports import EXPORTERS, MODELS  # noqa: E402
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--models", default=",".join(MODELS))
     ap.add_argument("--repeat", type=int, default=10)
     ap.add_argument("--out", default=None)

@@ -19,7 +19,7 @@ from common import interleaved_medians, machine_lines, ort_session, publish
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--models", default="squeezenet1_1,squeezenet1_0")
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--device", default=None)

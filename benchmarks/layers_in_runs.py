@@ -45,12 +45,16 @@ def parse_kernel(text: str):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--model", default="resnet18")
-    ap.add_argument("--match", default=DEFAULT_MATCH)
-    ap.add_argument("--kernels", default=DEFAULT_KERNELS)
-    ap.add_argument("--rounds", type=int, default=6)
-    ap.add_argument("--out")
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", default="resnet18", help="zoo model name (default resnet18)")
+    ap.add_argument("--match", default=DEFAULT_MATCH,
+                    help="the layers whose problem signature contains this "
+                         f"(default {DEFAULT_MATCH!r})")
+    ap.add_argument("--kernels", default=DEFAULT_KERNELS,
+                    help="FAMILY:k=v,k=v for each kernel, ';' between kernels "
+                         "(default: conv_gemm's and conv_gemm_panel's ResNet-18 7x7 tiles)")
+    ap.add_argument("--rounds", type=int, default=6, help="interleaved rounds (default 6)")
+    ap.add_argument("--out", help="also write the report here (markdown)")
     args = ap.parse_args()
     device = select_device("cpu")
     plan = plan_model(zoo.build(args.model, batch=1))

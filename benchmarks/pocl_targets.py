@@ -53,7 +53,7 @@ for line in sys.stdin:
 def main():
     from boda.devices import select_device
     from boda.runtime.backends import pocl_target
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--models", default="squeezenet1_1,mobilenet")
     ap.add_argument("--targets", default="own,skylake-avx512,x86-64-v4,icelake-server,"
                                          "cascadelake,cooperlake")

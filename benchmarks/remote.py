@@ -36,7 +36,7 @@ def start_agent():
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--models", default="squeezenet1_1,squeezenet1_0")
     ap.add_argument("--repeat", type=int, default=50)
     ap.add_argument("--out", default=None)

@@ -41,7 +41,7 @@ def apart_engine(session):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--models", default="squeezenet1_1,squeezenet1_0,resnet18")
     ap.add_argument("--rounds", type=int, default=6)
     ap.add_argument("--out")

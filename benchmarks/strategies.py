@@ -158,7 +158,7 @@ def replay(args):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("action", choices=["record", "replay"])
     ap.add_argument("--layers", default="conv8,conv16,conv115",
                     help="SqueezeNet 1.1 layer names (see boda ops)")

@@ -38,7 +38,7 @@ DEFAULT_DB = str(HERE / "results" / "tuning.sqlite")
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default="squeezenet1_1", help="a zoo model name")
     ap.add_argument("--db", default=DEFAULT_DB)
     ap.add_argument("--skip-tune", action="store_true", help="use the database as it is")

@@ -129,7 +129,7 @@ def run_bench(model_path, device, against, batch=None, repeat: int = 50, db=None
         "device": {"name": device.name, "spec": device.spec, "family": device.family,
                    "platform": device.platform, "driver": device.driver_version,
                    "compute_capability": device.compute_capability,
-                   "remote": device.remote},
+                   "remote": device.remote, "clock_mhz": device.clock_mhz},
         "peak_gflops": peak / 1e9, "repeat": repeat,
         "load": {"before": load_before, "after": load_after, "pause_s": PAUSE,
                  "warmup_runs": warmup},

@@ -26,8 +26,10 @@ def markdown(report: dict, command: str = "") -> str:
                  "a run" if dev.get("remote") else ""),
               f"Versions: boda {m['boda']}, numpy {m['numpy']}, Python {m['python']}; "
               + "; ".join(f"{n}: {r['version']}" for n, r in report["references"].items()),
-              f"Nominal fp32 peak: {report['peak_gflops']:.0f} GFLOP/s "
-              "(devices.peak_flops). Medians of "
+              f"Nominal fp32 peak: {report['peak_gflops']:.0f} GFLOP/s (devices.peak_flops"
+              + (f", at the {dev['clock_mhz']} MHz the driver reports: a CPU that boosts "
+                 "above it can read over 100%" if dev.get("clock_mhz") else "")
+              + "). Medians of "
               f"{report['repeat']} runs. {report['tuned_layers']} of {len(report['layers'])} "
               "conv layers use a tuned kernel, the rest the family default."
               + (" Load average (1 min) {before:.2f} before the whole-network rounds, "
