@@ -26,6 +26,7 @@ this says which part of each run is where.
 from __future__ import annotations
 
 import argparse
+import bisect
 import json
 import os
 import re
@@ -127,12 +128,16 @@ def profile_ort(model, feeds, repeat):
     with open(sess.end_profiling()) as f:
         events = json.load(f)
     runs = [e for e in events if e.get("name") == "model_run"][-repeat:]
-    first = runs[0]["ts"]
-    per_node = defaultdict(list)
+    starts = [r["ts"] for r in runs]
+    # each node's time summed per run, then its median over the runs, as the run's own time
+    # is: a mean let one slow run's nodes sum past the median run (negative gaps)
+    per_run = [defaultdict(float) for _ in runs]
     for e in events:
-        if e.get("cat") == "Node" and e["name"].endswith("_kernel_time") and e["ts"] >= first:
-            per_node[_node_of(e["name"], nodes)].append(e["dur"] * 1e-6)
-    per_layer = {k: sum(v) / repeat for k, v in per_node.items()}
+        if e.get("cat") == "Node" and e["name"].endswith("_kernel_time") and e["ts"] >= starts[0]:
+            per_run[bisect.bisect_right(starts, e["ts"]) - 1][_node_of(e["name"], nodes)] += \
+                e["dur"] * 1e-6
+    names = {k for r in per_run for k in r}
+    per_layer = {k: _median([r.get(k, 0.0) for r in per_run]) for k in names}
     kernels = sum(per_layer.values())
     run = _median([e["dur"] * 1e-6 for e in runs])
     return {"wall": _median(wall), "kernels": kernels, "executor gaps": run - kernels,
