@@ -88,3 +88,58 @@ def test_only_changed_winners_are_checked(device, tmp_path):
                 Outcome(task, "direct_conv", {}, math.nan, "default", same, 1e-4)]
     assert in_run.changed(outcomes) == []
     assert in_run.check(plan, device, None, "", outcomes, []) == []
+
+
+def test_alternatives_are_each_other_familys_best_close_to_the_winner():
+    """The best of each family but the winner's, within ALTERNATIVE_WITHIN of the winner's
+    time alone (the final race's time where a candidate ran there), fastest first, at most
+    ALTERNATIVES; failures (inf) never."""
+    from boda.tuner.tune import ALTERNATIVE_WITHIN, ALTERNATIVES, alternatives
+    win = Candidate.of("conv_winograd", {"tm": 16})
+    gemm_a, gemm_b = Candidate.of("conv_gemm", {"tm": 64}), Candidate.of("conv_gemm", {"tm": 32})
+    k1 = Candidate.of("conv_k1", {"tm": 8})
+    far = Candidate.of("conv_direct_tiled", {"tm": 32})
+    broken = Candidate.of("conv_splitk", {"ks": 32})
+    other_win = Candidate.of("conv_winograd", {"tm": 32})
+    results = {win: 1.0, gemm_a: 1.10, gemm_b: 1.05, k1: 1.2, far: ALTERNATIVE_WITHIN + 0.1,
+               broken: math.inf, other_win: 1.01}
+    times = {win: 1.0, gemm_a: 1.02}  # the final race re-timed gemm_a: its time counts
+    got = alternatives(results, times, win)
+    assert ALTERNATIVES == 2
+    assert got == [(gemm_a, 1.02), (k1, 1.2)]
+    assert alternatives({win: 1.0}, {win: 1.0}, win) == []
+
+
+def test_an_alternative_faster_inside_runs_becomes_the_winner(device, tmp_path):
+    """Both layers ran the one-output-per-work-item kernel before and the tune kept it (so
+    nothing changed), but each has the family default as an alternative: inside runs that
+    is far faster, so it becomes the winner, and the lookup serves it."""
+    plan = plan_model(two_convs())
+    tasks = model_tasks(plan)
+    db = TuningDB(tmp_path / "t.sqlite")
+    key = db.add_device(device)
+    slow = kernels.BY_NAME["direct_conv"]
+    outcomes = []
+    for task in tasks:
+        db.add_problem(task.problem)
+        bad = Candidate.of(slow.name, slow.default(task.problem, device))
+        default = kernels.default_choice(task.problem, device, task.consts)
+        good = Candidate.of(default[0].name, default[1])
+        db.set_winner({"device": key, "problem": task.problem.signature, "dtype": "float32",
+                       "family": slow.name, "template_hash": template_hash(slow.template),
+                       "params": params_key(bad.param_dict), "seconds": 2e-4,
+                       "gflops": 1.0, "default_seconds": 2e-4})
+        outcomes.append(Outcome(task, slow.name, bad.param_dict, before=2e-4,
+                                served="exact", ran=bad, after=2e-4,
+                                alternatives=[(good, 2.2e-4)]))
+    verdicts = in_run.check(plan, device, db, key, outcomes, [db], rounds=4)
+    assert [v.kept for v in verdicts] == ["alternative", "alternative"], verdicts
+    lookup = Lookup([db])
+    for v, task in zip(verdicts, tasks):
+        assert v.after > v.other > 0 and v.before > v.other
+        default = kernels.default_choice(task.problem, device, task.consts)
+        choice = lookup.choose(task.problem, device, task.consts)
+        assert (choice.family.name, choice.params, choice.level) == (
+            default[0].name, default[1], "exact")
+        assert (v.outcome.family, v.outcome.params, v.outcome.after) == (
+            default[0].name, default[1], 2.2e-4)

@@ -268,25 +268,33 @@ def cmd_tune(args):
 
 
 def _check_in_runs(plan, device, db, device_key, outcomes, databases, dtype):
-    """After the layers: each new winner against what ran before it, inside whole runs
-    (tuner/in_run.py); print the outcome."""
+    """After the layers: each new winner against what ran before it and the best of other
+    families, inside whole runs (tuner/in_run.py); print the outcome."""
     from ..tuner import in_run
+    from ..tuner.tune import ALTERNATIVE_WITHIN
     verdicts = in_run.check(plan, device, db, device_key, outcomes, databases, dtype,
                             progress=lambda text: print(f"boda tune: {text}", flush=True))
     if not verdicts:
         return
-    rows = [(v.outcome.task.label, ms(v.before), ms(v.after), f"{v.before / v.after:.2f}x",
-             "the tuned kernel" if v.kept == "tuned" else "what ran before")
+    kept_name = {"tuned": "the tuned kernel", "before": "what ran before",
+                 "alternative": "another family's best"}
+    rows = [(v.outcome.task.label, ms(v.before), ms(v.after),
+             ms(v.other), f"{v.before / v.after:.2f}x",
+             kept_name[v.kept] + (f" ({v.outcome.family})" if v.kept == "alternative" else ""))
             for v in verdicts]
-    print(table(rows, ["layer", "before ms", "tuned ms", "speedup", "kept"]))
+    print(table(rows, ["layer", "before ms", "tuned ms", "other family ms", "speedup",
+                       "kept"]))
     back = sum(v.kept == "before" for v in verdicts)
+    other = sum(v.kept == "alternative" for v in verdicts)
     before = sum(v.before * len(v.outcome.task.layers) for v in verdicts)
-    kept = sum((v.before if v.kept == "before" else v.after) * len(v.outcome.task.layers)
-               for v in verdicts)
+    kept = sum({"before": v.before, "tuned": v.after, "alternative": v.other}[v.kept]
+               * len(v.outcome.task.layers) for v in verdicts)
     print(f"inside whole runs (device-event medians, every layer apart): these layers "
-          f"{ms(before)} ms before -> {ms(kept)} ms with what was kept; {back} of "
-          f"{len(verdicts)} new winners were slower there than what ran before them and "
-          f"were set back to it")
+          f"{ms(before)} ms before -> {ms(kept)} ms with what was kept; of {len(verdicts)} "
+          f"tuned layers, {back} were set back to what ran before them, slower there, and "
+          f"{other} took another family's best kernel, faster there than the winner alone; "
+          f"other family ms: the fastest there of the best of each other family within "
+          f"{ALTERNATIVE_WITHIN}x of the winner alone")
 
 
 def _race_side_by_side(plan, device, db, device_key, databases, dtype):

@@ -18,7 +18,8 @@ again in interleaved rounds, and the one with the lowest median over the rounds 
 winner. So a tune never leaves a layer slower than what ran before it, and "before" in the
 report is that kernel's time; a second pass (time left over) races its finalists against
 that same kernel again, so "before" and "after" always come from one race. `boda tune` then
-checks each new winner against that kernel inside whole runs (in_run.py).
+checks each new winner against that kernel, and against the best of other families close to
+it alone (`alternatives`), inside whole runs (in_run.py).
 """
 from __future__ import annotations
 
@@ -41,6 +42,8 @@ from .strategies import Candidate
 from .workers import WorkerPool
 
 TIMING = {"min_seconds": 0.02, "min_runs": 3, "max_runs": 100}
+ALTERNATIVES = 2         # other families' best candidates that in_run races inside runs too,
+ALTERNATIVE_WITHIN = 1.25  # those within this factor of the winner's time alone
 
 
 @dataclass
@@ -73,6 +76,23 @@ class Outcome:
     skipped: bool = False      # a winner was already in the database
     stopped_early: bool = False  # the search stopped on patience, not on budget or space
     reached: bool = True       # False: the budget was spent before this Problem's turn
+    alternatives: list = field(default_factory=list)  # [(Candidate, s alone)]: alternatives()
+
+
+def alternatives(results: dict, times: dict, win) -> list:
+    """The best candidate of each family but the winner's, by time alone (the final race's
+    where it ran there, else the search's), within ALTERNATIVE_WITHIN of the winner's, the
+    ALTERNATIVES fastest: in_run races them inside whole runs too, where a family's way with
+    memory can turn the order around (on a Zen 5, ResNet-18's 14x14 256-channel layers:
+    conv_winograd 1.70 ms alone and 3.83 inside runs, conv_gemm 1.80 and 2.26)."""
+    seconds = {c: s for c, s in results.items() if math.isfinite(s)}
+    seconds.update(times)
+    limit = seconds[win] * ALTERNATIVE_WITHIN
+    best = {}
+    for cand, s in seconds.items():
+        if cand.family != win.family and s <= limit and s < best.get(cand.family, (0, math.inf))[1]:
+            best[cand.family] = (cand, s)
+    return sorted(best.values(), key=lambda pair: pair[1])[:ALTERNATIVES]
 
 
 def model_tasks(plan) -> list[Task]:
@@ -152,6 +172,7 @@ class Tuner:
             return out
         win = min(times, key=times.get)
         out.family, out.params = win.family, win.param_dict
+        out.alternatives = alternatives(strategy.results, times, win)
         out.after = times[win]
         out.before = times.get(before, math.nan)
         self.db.set_winner({
