@@ -252,6 +252,39 @@ def _winner_db(device, problem, family, params, seconds=1e-3, path=None):
     return db
 
 
+def test_a_winners_only_export_leaves_out_groups_whose_members_moved_on(device):
+    """A group's winner names its members' kernels; once a member has another winner, the
+    lookup never finds the group again, and a winners-only export (what ships) leaves it
+    out with its problem row. A full export keeps everything."""
+    from boda.kernels.side_by_side import FAMILY, SideBySide
+    a = Conv(1, 16, 64, (13, 13), (1, 1), (1, 1), (0, 0), (0, 0), (1, 1), 1, True, ())
+    b = Conv(1, 16, 64, (13, 13), (3, 3), (1, 1), (1, 1), (1, 1), (1, 1), 1, True, ())
+    gemm = kernels.BY_NAME["conv_gemm"]
+    pa, pb = gemm.default(a, device), gemm.default(b, device)
+    db = _winner_db(device, a, gemm, pa)
+    key = db.add_device(device)
+
+    def win(problem, family, hash_, params):
+        db.add_problem(problem)
+        db.set_winner({"device": key, "problem": problem.signature, "dtype": "float32",
+                       "family": family, "template_hash": hash_, "params": params_key(params),
+                       "seconds": 1e-3, "gflops": 1.0, "default_seconds": 2e-3})
+
+    win(b, gemm.name, template_hash(gemm.template), pb)
+    served = SideBySide.of([(a, gemm, pa), (b, gemm, pb)])
+    moved = SideBySide.of([(a, gemm, pa), (b, gemm, dict(pb, tp=pb["tp"] * 2))])
+    for group in (served, moved):
+        win(group, FAMILY, "1", {"local": 4})
+    full = db.export()
+    assert {w["problem"] for w in full["winners"]} == {
+        a.signature, b.signature, served.signature, moved.signature}
+    shipped = db.export(trials=False)
+    assert {w["problem"] for w in shipped["winners"]} == {
+        a.signature, b.signature, served.signature}
+    assert moved.signature not in {p["signature"] for p in shipped["problems"]}
+    assert served.signature in {p["signature"] for p in shipped["problems"]}
+
+
 def test_lookup_chain_levels_and_stale_templates(device):
     problem = Conv(1, 16, 24, (7, 7), (1, 1), (1, 1), (0, 0), (0, 0), (1, 1),
                                  1, True, ())

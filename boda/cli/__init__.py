@@ -248,8 +248,9 @@ def _parser():
                                        "between machines)")
     x.add_argument("file", help="JSON file to write")
     x.add_argument("--winners-only", action="store_true",
-                   help="only the winners (with their devices and problems): what a machine "
-                        "that runs, but does not tune, needs")
+                   help="only the winners (with their devices and problems), less the "
+                        "groups' winners whose members have other winners now (never "
+                        "served): what a machine that runs, but does not tune, needs")
     x.set_defaults(func=db_commands.cmd_export)
     x = dsub.add_parser("import", help="merge a JSON export; nothing is duplicated, and a "
                                        "winner is replaced only by a faster one")
