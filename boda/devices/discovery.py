@@ -72,20 +72,25 @@ class Device:
         return f"{self.index}: {self.name} ({self.family}, {self.spec}{where})"
 
 
+def _devices_of(platform) -> list:
+    try:
+        return platform.get_devices()
+    except Exception:  # a platform that fails to list its devices: none from it
+        return []
+
+
 def _opencl_devices() -> list[Device]:
     try:
-        with warnings.catch_warnings(), pinned_workers():  # PoCL starts its threads here
+        # PoCL starts its threads here: at the platforms, or at their devices (on a Zen 5
+        # the workers came unpinned where only the platforms were inside)
+        with warnings.catch_warnings(), pinned_workers():
             warnings.simplefilter("ignore")
             import pyopencl as cl
-            platforms = cl.get_platforms()
+            platforms = [(plat, _devices_of(plat)) for plat in cl.get_platforms()]
     except Exception:  # no ICD loader or no platform: simply no OpenCL devices
         return []
     out = []
-    for plat in platforms:
-        try:
-            devs = plat.get_devices()
-        except Exception:
-            continue
+    for plat, devs in platforms:
         for d in devs:
             kind = ("gpu" if d.type & cl.device_type.GPU else
                     "cpu" if d.type & cl.device_type.CPU else "accelerator")

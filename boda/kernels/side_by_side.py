@@ -17,12 +17,15 @@ kernel's: `SideBySide` is the group's key in the tuning database (its members' p
 chosen kernels), `options` the sizes it can take (each member's own, where every member's
 family admits it), and `default` the untuned choice: on CPUs, the size of the member with the
 most work (measured on PoCL: SqueezeNet 1.1 3-4% faster end to end); elsewhere apart, until
-a tune says otherwise. `tuner/side_by_side.py` races the options against the plain sequence.
+a tune says otherwise. `tuner/side_by_side.py` races the options against the plain sequence;
+`unserved_groups` finds the group winners a database can no longer serve (a member has
+another winner since), which a winners-only export leaves out.
 """
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import re
 
 from .templating import KernelSource, template_hash
@@ -172,3 +175,23 @@ def side_by_side(parts: list[KernelSource]) -> KernelSource:
         + "".join(code) + "  }" * (len(parts) - 1) + "\n}\n")
     return KernelSource(name, source, total * local, local, FAMILY,
                         tuple((ks.family, ks.params) for ks in parts), dtype)
+
+
+def unserved_groups(winners: list) -> set:
+    """The ids of the group winners in `winners` (tuning-database rows) one of whose members
+    has a winner of its own there, of another kernel than the group names: the lookup finds
+    a group by its members' kernels, so it never serves those."""
+    own = {(w["device"], w["problem"], w["dtype"]): w for w in winners}
+    out = set()
+    for w in winners:
+        if w["family"] != FAMILY:
+            continue
+        for part in SideBySide.parts_of(w["problem"]):
+            signature, family, thash, params = part.rsplit(" ", 3)
+            member = own.get((w["device"], signature, w["dtype"]))
+            if member is not None and (member["family"], member["template_hash"], ",".join(
+                    f"{k}={v}" for k, v in sorted(json.loads(member["params"]).items()))) != (
+                    family, thash, params):
+                out.add(id(w))
+                break
+    return out

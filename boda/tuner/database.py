@@ -259,7 +259,8 @@ class TuningDB:
         out["trials"] = [{k: v for k, v in r.items() if k != "id"}
                          for r in self.db["trials"].rows_where(order_by="id")] if trials else []
         if not trials:
-            unserved = _unserved_groups(out["winners"])
+            from ..kernels.side_by_side import unserved_groups
+            unserved = unserved_groups(out["winners"])
             out["winners"] = [w for w in out["winners"] if id(w) not in unserved]
             used = {w["problem"] for w in out["winners"]}
             gone = {w["problem"] for w in self.db["winners"].rows} - used
@@ -363,26 +364,6 @@ def read_export(path) -> dict:
         raise DatabaseError(f"file not found: {path}") from None
     except (OSError, ValueError) as exc:
         raise DatabaseError(f"{path} is not a JSON tuning-database export: {exc}") from None
-
-
-def _unserved_groups(winners: list) -> set:
-    """The ids of the group winners (kernels.side_by_side) one of whose members has a winner
-    of its own in `winners`, of another kernel than the group names."""
-    from ..kernels.side_by_side import FAMILY, SideBySide
-    own = {(w["device"], w["problem"], w["dtype"]): w for w in winners}
-    out = set()
-    for w in winners:
-        if w["family"] != FAMILY:
-            continue
-        for part in SideBySide.parts_of(w["problem"]):
-            signature, family, thash, params = part.rsplit(" ", 3)
-            member = own.get((w["device"], signature, w["dtype"]))
-            if member is not None and (member["family"], member["template_hash"], ",".join(
-                    f"{k}={v}" for k, v in sorted(json.loads(member["params"]).items()))) != (
-                    family, thash, params):
-                out.add(id(w))
-                break
-    return out
 
 
 def shipped_databases() -> list[TuningDB]:
