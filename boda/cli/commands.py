@@ -292,7 +292,7 @@ def _check_in_runs(plan, device, db, device_key, outcomes, databases, dtype):
     print(f"inside whole runs (device-event medians, every layer apart): these layers "
           f"{ms(before)} ms before -> {ms(kept)} ms with what was kept; of {len(verdicts)} "
           f"tuned layers, {back} were set back to what ran before them, slower there, and "
-          f"{other} took another family's best kernel, faster there than the winner alone; "
+          f"{other} took another family's best kernel, faster there than the tune's winner; "
           f"other family ms: the fastest there of the best of each other family within "
           f"{ALTERNATIVE_WITHIN}x of the winner alone")
 
