@@ -31,7 +31,7 @@ from boda.devices.selection import select_device  # noqa: E402
 from boda.frontend import zoo  # noqa: E402
 from boda.kernels.selection import Lookup  # noqa: E402
 from boda.plan import plan_model  # noqa: E402
-from boda.tuner.database import TuningDB, read_export, shipped_databases  # noqa: E402
+from boda.tuner.database import load_export, shipped_databases  # noqa: E402
 from boda.tuner.side_by_side import in_turns, mirrored_engines, random_feeds  # noqa: E402
 
 MODELS = "squeezenet1_1:1,squeezenet1_0:1,mobilenet:1,resnet18:1,squeezenet1_1:8"
@@ -40,11 +40,9 @@ TIMED = 10  # Engine.run calls timed a turn
 
 def _databases(shipped: list, name: str, replacement: Path) -> list:
     """The shipped databases with the one loaded from file `name` replaced by `replacement`."""
-    db = TuningDB(None)
-    db.import_(read_export(replacement))
-    db.path, db.readonly = replacement, True
     if name not in {d.path.name for d in shipped}:
         sys.exit(f"no shipped tuning file is named {name}")
+    db = load_export(replacement)
     return [db if d.path.name == name else d for d in shipped]
 
 

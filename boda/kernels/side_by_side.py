@@ -48,10 +48,16 @@ class SideBySide:
     @staticmethod
     def of(members, dtype: str = "float32") -> "SideBySide":
         """members: (problem, Family, params) of each layer, in launch order."""
-        parts = tuple(f"{p.signature} {f.name} {template_hash(f.template, dtype)} "
-                      + ",".join(f"{k}={v}" for k, v in sorted(params.items()))
-                      for p, f, params in members)
+        parts = tuple(SideBySide.part(p.signature, f.name, template_hash(f.template, dtype),
+                                      params) for p, f, params in members)
         return SideBySide(parts, float(sum(p.flops for p, _, _ in members)))
+
+    @staticmethod
+    def part(signature: str, family: str, thash: str, params: dict) -> str:
+        """One member's part of a group's key: its problem, family, template hash and
+        parameters."""
+        return f"{signature} {family} {thash} " + ",".join(
+            f"{k}={v}" for k, v in sorted(params.items()))
 
     @property
     def signature(self) -> str:
@@ -187,11 +193,11 @@ def unserved_groups(winners: list) -> set:
         if w["family"] != FAMILY:
             continue
         for part in SideBySide.parts_of(w["problem"]):
-            signature, family, thash, params = part.rsplit(" ", 3)
+            signature = part.rsplit(" ", 3)[0]
             member = own.get((w["device"], signature, w["dtype"]))
-            if member is not None and (member["family"], member["template_hash"], ",".join(
-                    f"{k}={v}" for k, v in sorted(json.loads(member["params"]).items()))) != (
-                    family, thash, params):
+            if member is not None and part != SideBySide.part(
+                    signature, member["family"], member["template_hash"],
+                    json.loads(member["params"])):
                 out.add(id(w))
                 break
     return out

@@ -366,16 +366,17 @@ def read_export(path) -> dict:
         raise DatabaseError(f"{path} is not a JSON tuning-database export: {exc}") from None
 
 
+def load_export(path) -> TuningDB:
+    """A JSON export as a read-only database in memory."""
+    db = TuningDB(None)
+    db.import_(read_export(path))
+    db.path, db.readonly = Path(path), True
+    return db
+
+
 def shipped_databases() -> list[TuningDB]:
     """The read-only databases shipped in tuning_db/ (JSON exports), loaded into memory."""
-    out = []
-    for path in sorted(shipped_dir().glob("*.json")):
-        db = TuningDB(None)
-        db.import_(read_export(path))
-        db.path = path
-        db.readonly = True
-        out.append(db)
-    return out
+    return [load_export(path) for path in sorted(shipped_dir().glob("*.json"))]
 
 
 def open_databases(path=None, shipped: bool = True) -> list[TuningDB]:
